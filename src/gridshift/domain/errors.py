@@ -1,0 +1,95 @@
+"""gridshift's one exception hierarchy.
+
+Every error we raise on purpose is a ``GridshiftError``. Each carries structured fields so that the
+CLI can print one line (and exit 2 for a user's mistake) and the API can answer problem+json
+(4xx for a user's mistake), without parsing messages::
+
+    GridshiftError                  base: message + optional hint (how to fix it)
+    ├── UserError                   the caller's input is wrong; exit 2 / HTTP 4xx; nothing changed
+    │   ├── ConfigError             a config file or job spec field: source, field, value, accepted
+    │   ├── SignalDataError         a signal file or payload that cannot be used: source, reason
+    │   └── NotFoundError           a named thing (zone/kind series, job, cluster) does not exist
+    └── InternalError               our bug or an unexpected environment; exit 1 / HTTP 5xx
+
+Rules: raise the most specific class; put the fix in ``hint``; never wrap a user's mistake in a
+traceback. Code outside ``cli`` and ``api`` never prints an error; it raises one of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class GridshiftError(Exception):
+    """Base of every error gridshift raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and the hint on one line, as the CLI prints it."""
+        if self.hint:
+            return f"{self.message} — {self.hint}"
+        return self.message
+
+
+class UserError(GridshiftError):
+    """The caller's input is wrong. Nothing was changed."""
+
+
+class ConfigError(UserError):
+    """A field of a configuration file or job spec is missing, unknown or invalid.
+
+    ``source`` names the file (or "request body"), ``field`` the dotted path of the key,
+    ``value`` the offending value and ``accepted`` what would be accepted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+        accepted: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.field = field
+        self.value = value
+        self.accepted = accepted
+        where = ": ".join(p for p in (source, field) if p)
+        full = f"{where}: {message}" if where else message
+        if hint is None and accepted:
+            hint = f"accepted: {accepted}"
+        super().__init__(full, hint=hint)
+        self.detail = message
+
+
+class SignalDataError(UserError):
+    """A signal file or payload that cannot be used, with the reason and where it was found."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        rows: Sequence[int] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.rows = tuple(rows)
+        full = f"{source}: {message}" if source else message
+        super().__init__(full, hint=hint)
+        self.detail = message
+
+
+class NotFoundError(UserError):
+    """A named thing does not exist (a stored series, a job, a cluster)."""
+
+
+class InternalError(GridshiftError):
+    """Our bug or an unexpected environment, never the user's input."""
