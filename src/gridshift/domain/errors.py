@@ -61,12 +61,28 @@ class ConfigError(UserError):
         self.field = field
         self.value = value
         self.accepted = accepted
+        self.custom_hint = hint
         where = ": ".join(p for p in (source, field) if p)
         full = f"{where}: {message}" if where else message
+        if value is not None and value != "":
+            shown = repr(value) if not isinstance(value, int | float) else str(value)
+            full += f" (got {shown[:80]})"
         if hint is None and accepted:
             hint = f"accepted: {accepted}"
         super().__init__(full, hint=hint)
         self.detail = message
+
+    def at(self, source: str, prefix: str = "") -> ConfigError:
+        """The same error located in ``source``, its field under ``prefix`` (e.g. ``clusters[0]``)."""
+        field = ".".join(p for p in (prefix, self.field or "") if p) or None
+        return ConfigError(
+            self.detail,
+            source=source,
+            field=field,
+            value=self.value,
+            accepted=self.accepted,
+            hint=self.custom_hint,
+        )
 
 
 class SignalDataError(UserError):

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from gridshift.domain.errors import ConfigError
 from gridshift.domain.power import elastic_speedup
 from gridshift.domain.signal import check_zone
-from gridshift.domain.timeutil import require_utc
+from gridshift.domain.timeutil import require_utc, to_iso
 
 
 class Priority(StrEnum):
@@ -139,11 +139,11 @@ class Job:
         finish = self.earliest_finish
         if finish > self.deadline:
             raise ConfigError(
-                f"deadline {self.deadline.isoformat()} is before the earliest possible finish "
-                f"{finish.isoformat()} (start {self.release.isoformat()} + "
-                f"{timedelta(seconds=round(self.min_duration_s))})",
+                f"the deadline is before the earliest possible finish {to_iso(finish)} "
+                f"(start {to_iso(self.release)} + {timedelta(seconds=round(self.min_duration_s))}"
+                f"{' at max GPUs' if self.elastic else ''})",
                 field="deadline",
-                value=self.deadline.isoformat(),
+                value=to_iso(self.deadline),
                 accepted="a later deadline, a longer 'within', or a shorter duration",
             )
 

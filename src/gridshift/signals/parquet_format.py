@@ -43,7 +43,14 @@ def write_series(series: Series, path: Path) -> None:
     """Write atomically: a temporary file beside ``path``, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(to_table(series), tmp, compression="zstd")
+    pq.write_table(
+        to_table(series),
+        tmp,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=["quality"],
+        column_encoding={"time": "DELTA_BINARY_PACKED", "value": "BYTE_STREAM_SPLIT"},
+    )
     tmp.replace(path)
 
 

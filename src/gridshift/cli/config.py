@@ -1,0 +1,74 @@
+"""``gridshift config check``: validate gridshift.yaml and job specs without running anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gridshift.cli.output import console, print_json
+from gridshift.config.jobs import load_job_specs
+from gridshift.config.site import load_site
+from gridshift.config.units import parse_time
+from gridshift.domain.timeutil import to_iso
+
+app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+
+
+@app.command()
+def check(
+    config: Annotated[Path, typer.Argument(help="The site configuration, gridshift.yaml.")],
+    jobs: Annotated[
+        Path | None, typer.Option("--jobs", help="A job spec file or a folder of them.")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Submission time for 'within:' (default: now).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Validate a site configuration (and job specs against it); exit 2 on the first problem."""
+    site = load_site(config)
+    submitted = parse_time(now, field="--now") if now else datetime.now(UTC)
+    loaded = load_job_specs(jobs, submitted_at=submitted, site=site) if jobs else []
+    result = {
+        "config": str(config),
+        "clusters": [
+            {
+                "name": c.name,
+                "zone": c.zone,
+                "executor": c.executor,
+                "gpus": "unlimited" if c.gpus is None else c.gpus,
+                "gpu_type": c.gpu_type,
+                "pue": c.pue,
+                "tariff": c.tariff.kind.value,
+            }
+            for c in site.clusters
+        ],
+        "signals": [
+            {"zone": s.zone, "kind": s.kind.value, "source": s.source,
+             "path": str(s.path) if s.path else None}
+            for s in site.signals
+        ],
+        "objective": site.objective.describe(),
+        "jobs": [
+            {"id": j.id, "gpus": j.gpus, "duration_s": j.duration_s,
+             "deadline": to_iso(j.deadline), "slack_s": j.slack_s, "priority": j.priority.value}
+            for j in loaded
+        ],
+    }
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"{config}: ok", title_justify="left")
+    for column in ("cluster", "zone", "executor", "GPUs", "type", "PUE", "tariff"):
+        table.add_column(column)
+    for c in result["clusters"]:
+        table.add_row(*(str(c[k]) for k in ("name", "zone", "executor", "gpus", "gpu_type", "pue",
+                                             "tariff")))
+    console.print(table)
+    console.print(f"signals: {len(site.signals)}; objective: {result['objective']}")
+    if loaded:
+        console.print(f"jobs: {len(loaded)} valid ({', '.join(j.id for j in loaded[:10])})")

@@ -1,0 +1,1 @@
+"""Configuration: gridshift.yaml and job specs parsed into typed domain records."""

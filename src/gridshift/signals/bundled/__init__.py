@@ -1,0 +1,1 @@
+"""Real signal data shipped with gridshift (see README.md in this folder for attribution)."""
