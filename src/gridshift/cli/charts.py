@@ -23,13 +23,17 @@ def downsample(values: npt.NDArray[np.float64], width: int) -> npt.NDArray[np.fl
 
 
 def columns(values: npt.NDArray[np.float64], height: int = 8, width: int = 72) -> list[str]:
-    """Rows of a column chart, top row first; each column is one slice of ``values``."""
+    """Rows of a column chart, top row first; each column is one slice of ``values``.
+
+    The vertical axis spans the data's own range (not zero), so daily shapes stay visible.
+    """
     data = downsample(values, width)
     finite = data[~np.isnan(data)]
     if len(finite) == 0:
         return ["(no data)"]
-    lo = min(0.0, float(finite.min()))
     hi = float(finite.max())
+    lo = float(finite.min())
+    lo -= 0.05 * (hi - lo or 1.0)  # the lowest column still shows
     span = hi - lo or 1.0
     eighths = np.where(np.isnan(data), 0, np.round((data - lo) / span * height * 8)).astype(int)
     rows = []
@@ -48,10 +52,12 @@ def labelled(
     if len(data) == 0:
         return rows
     top = f"{float(data.max()):>8.1f} "
-    bottom = f"{min(0.0, float(data.min())):>8.1f} "
+    bottom = f"{float(data.min()):>8.1f} "
     pad = " " * len(top)
-    out = [(top if i == 0 else bottom if i == len(rows) - 1 else pad) + "│" + r for i, r in
-           enumerate(rows)]
+    out = [
+        (top if i == 0 else bottom if i == len(rows) - 1 else pad) + "│" + r
+        for i, r in enumerate(rows)
+    ]
     if unit:
         out.append(pad + "└" + "─" * min(width, len(rows[0])) + f" {unit}")
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -33,7 +33,7 @@ def check(
     site = load_site(config)
     submitted = parse_time(now, field="--now") if now else datetime.now(UTC)
     loaded = load_job_specs(jobs, submitted_at=submitted, site=site) if jobs else []
-    result = {
+    result: dict[str, Any] = {
         "config": str(config),
         "clusters": [
             {
@@ -48,14 +48,24 @@ def check(
             for c in site.clusters
         ],
         "signals": [
-            {"zone": s.zone, "kind": s.kind.value, "source": s.source,
-             "path": str(s.path) if s.path else None}
+            {
+                "zone": s.zone,
+                "kind": s.kind.value,
+                "source": s.source,
+                "path": str(s.path) if s.path else None,
+            }
             for s in site.signals
         ],
         "objective": site.objective.describe(),
         "jobs": [
-            {"id": j.id, "gpus": j.gpus, "duration_s": j.duration_s,
-             "deadline": to_iso(j.deadline), "slack_s": j.slack_s, "priority": j.priority.value}
+            {
+                "id": j.id,
+                "gpus": j.gpus,
+                "duration_s": j.duration_s,
+                "deadline": to_iso(j.deadline),
+                "slack_s": j.slack_s,
+                "priority": j.priority.value,
+            }
             for j in loaded
         ],
     }
@@ -66,8 +76,9 @@ def check(
     for column in ("cluster", "zone", "executor", "GPUs", "type", "PUE", "tariff"):
         table.add_column(column)
     for c in result["clusters"]:
-        table.add_row(*(str(c[k]) for k in ("name", "zone", "executor", "gpus", "gpu_type", "pue",
-                                             "tariff")))
+        table.add_row(
+            *(str(c[k]) for k in ("name", "zone", "executor", "gpus", "gpu_type", "pue", "tariff"))
+        )
     console.print(table)
     console.print(f"signals: {len(site.signals)}; objective: {result['objective']}")
     if loaded:

@@ -64,7 +64,7 @@ def _replay(site: DemoSite, carbon: Series, price: Series | None) -> dict[str, A
     usd_per_kwh_objective = usd_per_mwh / 1000 + carbon.values * 1e-6 * CARBON_PRICE_USD_PER_T
     tz = ZoneInfo(zone_timezone(site.zone))
     first = int(as_np(YEAR_START).astype(np.int64))
-    totals = {k: 0.0 for k in ("now_kg", "now_usd", "shift_kg", "shift_usd", "delay_h")}
+    totals = dict.fromkeys(("now_kg", "now_usd", "shift_kg", "shift_usd", "delay_h"), 0.0)
     runs = 0
     day = YEAR_START.astimezone(tz).replace(hour=SUBMIT_LOCAL_HOUR, minute=0, second=0)
     while day.astimezone(UTC) + timedelta(hours=JOB_WITHIN_H) <= YEAR_END:
@@ -94,7 +94,10 @@ def _replay(site: DemoSite, carbon: Series, price: Series | None) -> dict[str, A
         "tariff": site.tariff.kind.value,
         "runs": runs,
         "energy_kwh": round(energy, 1),
-        "run_now": {"carbon_kg": round(totals["now_kg"], 1), "cost_usd": round(totals["now_usd"], 2)},
+        "run_now": {
+            "carbon_kg": round(totals["now_kg"], 1),
+            "cost_usd": round(totals["now_usd"], 2),
+        },
         "shifted": {
             "carbon_kg": round(totals["shift_kg"], 1),
             "cost_usd": round(totals["shift_usd"], 2),
@@ -106,6 +109,12 @@ def _replay(site: DemoSite, carbon: Series, price: Series | None) -> dict[str, A
         "mean_delay_h": round(totals["delay_h"] / max(runs, 1), 2),
         "deadline_misses": 0,
     }
+
+
+def _change(saving_pct: float) -> str:
+    """A saving shown as a signed change (a 5 % saving reads -5.0 %), without a -0.0."""
+    change = round(-saving_pct, 1) + 0.0
+    return f"{change:+.1f}%"
 
 
 def demo(
@@ -171,15 +180,15 @@ def demo(
         f"{report['objective']}, against run-now:"
     )
     table = Table(title_justify="left")
-    for column in ("site", "CO2 t now→shifted", "CO2", "k$ now→shifted", "cost", "delay"):
+    for column in ("zone", "CO2 t now→shifted", "CO2", "k$ now→shifted", "cost", "delay"):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(
-            f"{r['cluster']} {r['zone']}",
+            r["zone"],
             f"{r['run_now']['carbon_kg'] / 1000:.2f} → {r['shifted']['carbon_kg'] / 1000:.2f}",
-            f"{-r['savings']['carbon_pct']:+.1f}%",
+            _change(r["savings"]["carbon_pct"]),
             f"{r['run_now']['cost_usd'] / 1000:.2f} → {r['shifted']['cost_usd'] / 1000:.2f}",
-            f"{-r['savings']['cost_pct']:+.1f}%",
+            _change(r["savings"]["cost_pct"]),
             f"{r['mean_delay_h']:.1f} h",
         )
     console.print(table)

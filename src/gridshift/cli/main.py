@@ -1,4 +1,7 @@
-"""The ``gridshift`` command. User mistakes print one line on stderr and exit 2; never a traceback."""
+"""The ``gridshift`` command.
+
+User mistakes print one line on stderr and exit 2; never a traceback.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Where imported series live (default $GRIDSHIFT_DATA_DIR or ~/.local/share/gridshift).",
+        help="Where imported series live (default: $GRIDSHIFT_DATA_DIR, else "
+        "~/.local/share/gridshift).",
     ),
 ]
 Zone = Annotated[str, typer.Option("--zone", help="Zone id, e.g. DE-LU, GB, US-CAL-CISO.")]

@@ -71,7 +71,9 @@ def job_from_data(
             deadline = submitted_at + timedelta(seconds=parse_duration(spec.within, field="within"))
         else:
             raise ConfigError(
-                "a job needs a deadline", field="deadline", value=None,
+                "a job needs a deadline",
+                field="deadline",
+                value=None,
                 accepted="deadline: 2026-11-27T09:00:00Z or within: 24h",
             )
         earliest = (
@@ -109,8 +111,10 @@ def job_from_data(
             kind=JobKind(spec.kind),
             command=_command(spec.command, source),
             image=spec.image,
-            env={str(k): str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in spec.env.items()},
+            env={
+                str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in spec.env.items()
+            },
             gpus=spec.resources.gpus,
             gpu_type=spec.resources.gpu_type,
             duration_s=duration_s,
@@ -142,7 +146,8 @@ def load_job_specs(
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in JOB_FILE_SUFFIXES)
         if not files:
             raise ConfigError(
-                "no job specs in this folder", source=str(path),
+                "no job specs in this folder",
+                source=str(path),
                 accepted="files ending in .yaml or .yml",
             )
     elif path.exists():
@@ -155,7 +160,10 @@ def load_job_specs(
         if job.id in seen:
             raise ConfigError(
                 f"job name {job.id!r} is also used by {seen[job.id].name}",
-                source=str(f), field="name", value=job.id, accepted="unique job names",
+                source=str(f),
+                field="name",
+                value=job.id,
+                accepted="unique job names",
             )
         seen[job.id] = f
     return jobs

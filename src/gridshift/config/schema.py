@@ -233,8 +233,10 @@ def validate(model: type[M], data: Any, source: str, prefix: str = "") -> M:
             ) from None
         value = first.get("input")
         expected = _describe_expected(first)
-        message = "not one of the accepted values" if first["type"] == "literal_error" else (
-            first["msg"].rstrip(".").lower()
+        message = (
+            "not one of the accepted values"
+            if first["type"] == "literal_error"
+            else (first["msg"].rstrip(".").lower())
         )
         raise ConfigError(
             f"{message}{more}",

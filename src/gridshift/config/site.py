@@ -66,7 +66,9 @@ def _cluster(spec: schema.ClusterSpec, i: int, source: str) -> Cluster:
         zone = check_zone(spec.zone)
         if spec.executor not in EXECUTORS:
             raise ConfigError(
-                "unknown executor", field="executor", value=spec.executor,
+                "unknown executor",
+                field="executor",
+                value=spec.executor,
                 accepted=", ".join(EXECUTORS),
             )
         if spec.gpu_power_w is not None:
@@ -86,7 +88,9 @@ def _cluster(spec: schema.ClusterSpec, i: int, source: str) -> Cluster:
         if isinstance(spec.power_cap_kw, float | int):
             if spec.power_cap_kw < 0:
                 raise ConfigError(
-                    "negative power limit", field="power_cap_kw", value=spec.power_cap_kw,
+                    "negative power limit",
+                    field="power_cap_kw",
+                    value=spec.power_cap_kw,
                     accepted="kW >= 0",
                 )
             cap = SitePowerCap(default_kw=float(spec.power_cap_kw))
@@ -121,13 +125,17 @@ def _tariff(spec: schema.TariffSpec) -> Tariff:
     if spec.kind == "fixed":
         if spec.usd_per_mwh is None:
             raise ConfigError(
-                "a fixed tariff needs its price", field="tariff.usd_per_mwh", value=None,
+                "a fixed tariff needs its price",
+                field="tariff.usd_per_mwh",
+                value=None,
                 accepted="tariff: {kind: fixed, usd_per_mwh: 120}",
             )
         if spec.adder_usd_per_mwh is not None:
             raise ConfigError(
-                "a fixed tariff has no adder", field="tariff.adder_usd_per_mwh",
-                value=spec.adder_usd_per_mwh, accepted="usd_per_mwh only",
+                "a fixed tariff has no adder",
+                field="tariff.adder_usd_per_mwh",
+                value=spec.adder_usd_per_mwh,
+                accepted="usd_per_mwh only",
             )
         return Tariff(TariffKind.FIXED, fixed_usd_per_mwh=spec.usd_per_mwh)
     if spec.usd_per_mwh is not None:
@@ -156,7 +164,9 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
             return SignalSource(zone=zone, kind=kind, source="bundled")
         if not spec.path:
             raise ConfigError(
-                "a file source needs a path", field="path", value=None,
+                "a file source needs a path",
+                field="path",
+                value=None,
                 accepted="path: relative to this file, or absolute",
             )
         path = Path(spec.path).expanduser()
@@ -164,13 +174,17 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
             path = base / path
         if not path.is_file():
             raise ConfigError(
-                "signal file not found", field="path", value=spec.path,
+                "signal file not found",
+                field="path",
+                value=spec.path,
                 accepted=f"an existing file (looked for {path})",
             )
         fmt = spec.format or guess_format(path)
         if fmt not in READERS:
             raise ConfigError(
-                "unknown signal file format", field="format", value=fmt,
+                "unknown signal file format",
+                field="format",
+                value=fmt,
                 accepted=", ".join(sorted(READERS)),
             )
         options = ImportOptions(
@@ -216,8 +230,11 @@ def site_from_data(data: Any, source: str, base: Path) -> SiteConfig:
     for i, name in enumerate(names):
         if names.index(name) != i:
             raise ConfigError(
-                "cluster name used twice", source=source, field=f"clusters[{i}].name",
-                value=name, accepted="unique names",
+                "cluster name used twice",
+                source=source,
+                field=f"clusters[{i}].name",
+                value=name,
+                accepted="unique names",
             )
     signals = tuple(_signal(s, i, source, base) for i, s in enumerate(spec.signals))
     seen: dict[tuple[str, SignalKind], int] = {}
@@ -226,7 +243,9 @@ def site_from_data(data: Any, source: str, base: Path) -> SiteConfig:
         if key in seen:
             raise ConfigError(
                 f"a second {sig.kind.value} source for {sig.zone} (first at signals[{seen[key]}])",
-                source=source, field=f"signals[{i}]", value=sig.zone,
+                source=source,
+                field=f"signals[{i}]",
+                value=sig.zone,
                 accepted="one source per zone and kind",
             )
         seen[key] = i
@@ -246,8 +265,11 @@ def site_from_data(data: Any, source: str, base: Path) -> SiteConfig:
                     value=cluster.zone,
                     accepted=f"add to signals: {{zone: {cluster.zone}, kind: {kind.value}, "
                     "source: bundled}, or a file"
-                    + (", or use tariff: {kind: fixed, usd_per_mwh: ...}"
-                       if kind is SignalKind.PRICE else ""),
+                    + (
+                        ", or use tariff: {kind: fixed, usd_per_mwh: ...}"
+                        if kind is SignalKind.PRICE
+                        else ""
+                    ),
                 )
     zones = tuple(sorted({c.zone for c in clusters}))
     return SiteConfig(
@@ -259,6 +281,9 @@ def load_site(path: Path) -> SiteConfig:
     """Read and check ``gridshift.yaml``; relative signal paths are relative to the file."""
     site = site_from_data(read_yaml(path), str(path), path.resolve().parent)
     return SiteConfig(
-        clusters=site.clusters, signals=site.signals, objective=site.objective, path=path,
+        clusters=site.clusters,
+        signals=site.signals,
+        objective=site.objective,
+        path=path,
         zones=site.zones,
     )

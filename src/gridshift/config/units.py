@@ -1,4 +1,4 @@
-"""Parsing of the human forms at the boundary: durations (``90s``, ``15m``, ``6h``, ``2d``) and times.
+"""Human forms parsed at the boundary: durations (``90s``, ``15m``, ``6h``, ``2d``) and times.
 
 Times are ISO-8601 with a zone (``2026-11-27T09:00:00Z``, ``...+01:00``); naive times are refused.
 A bare date (``2022-03-01``) means that day's 00:00 UTC.
@@ -63,7 +63,10 @@ def parse_time(value: object, *, field: str, source: str | None = None) -> datet
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise ConfigError(
-                "not an ISO-8601 time", source=source, field=field, value=value,
+                "not an ISO-8601 time",
+                source=source,
+                field=field,
+                value=value,
                 accepted=TIME_FORMS,
             ) from None
     else:

@@ -80,7 +80,9 @@ class PowerCapWindow:
             )
         if self.kw < 0:
             raise ConfigError(
-                "negative power limit", field="power_cap_kw.windows.kw", value=self.kw,
+                "negative power limit",
+                field="power_cap_kw.windows.kw",
+                value=self.kw,
                 accepted="kW >= 0",
             )
 
@@ -123,17 +125,24 @@ class Cluster:
         check_zone(self.zone)
         if self.executor not in EXECUTORS:
             raise ConfigError(
-                "unknown executor", field="executor", value=self.executor,
+                "unknown executor",
+                field="executor",
+                value=self.executor,
                 accepted=", ".join(EXECUTORS),
             )
         if self.gpus is not None and self.gpus < 0:
             raise ConfigError(
-                "negative GPU count", field="gpus", value=self.gpus,
+                "negative GPU count",
+                field="gpus",
+                value=self.gpus,
                 accepted="a whole number >= 0, or 'unlimited'",
             )
         if not 1.0 <= self.pue <= 3.0:
             raise ConfigError(
-                "PUE out of range", field="pue", value=self.pue, accepted="1.0 to 3.0 (typical 1.1-1.6)"
+                "PUE out of range",
+                field="pue",
+                value=self.pue,
+                accepted="1.0 to 3.0 (typical 1.1-1.6)",
             )
         object.__setattr__(self, "executor_options", MappingProxyType(dict(self.executor_options)))
 

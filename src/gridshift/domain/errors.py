@@ -17,7 +17,7 @@ traceback. Code outside ``cli`` and ``api`` never prints an error; it raises one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -73,7 +73,7 @@ class ConfigError(UserError):
         self.detail = message
 
     def at(self, source: str, prefix: str = "") -> ConfigError:
-        """The same error located in ``source``, its field under ``prefix`` (e.g. ``clusters[0]``)."""
+        """The same error located in ``source``, its field under ``prefix`` (``clusters[0]``)."""
         field = ".".join(p for p in (prefix, self.field or "") if p) or None
         return ConfigError(
             self.detail,
@@ -93,11 +93,11 @@ class SignalDataError(UserError):
         message: str,
         *,
         source: str | None = None,
-        rows: Sequence[int] = (),
+        rows: Iterable[int] = (),
         hint: str | None = None,
     ) -> None:
         self.source = source
-        self.rows = tuple(rows)
+        self.rows = tuple(int(r) for r in list(rows)[:100])  # the first 100 bad rows
         full = f"{source}: {message}" if source else message
         super().__init__(full, hint=hint)
         self.detail = message

@@ -67,7 +67,9 @@ class Elastic:
     def __post_init__(self) -> None:
         if self.min_gpus < 1:
             raise ConfigError(
-                "min_gpus must be at least 1", field="elastic.min_gpus", value=self.min_gpus,
+                "min_gpus must be at least 1",
+                field="elastic.min_gpus",
+                value=self.min_gpus,
                 accepted="a whole number >= 1",
             )
         if self.min_gpus > self.max_gpus:
@@ -114,17 +116,23 @@ class Job:
             check_zone(zone, "placement.zones")
         if self.gpus < 1:
             raise ConfigError(
-                "a job needs at least one GPU", field="resources.gpus", value=self.gpus,
+                "a job needs at least one GPU",
+                field="resources.gpus",
+                value=self.gpus,
                 accepted="a whole number >= 1",
             )
         if not self.duration_s > 0:
             raise ConfigError(
-                "duration must be positive", field="duration", value=self.duration_s,
+                "duration must be positive",
+                field="duration",
+                value=self.duration_s,
                 accepted="a duration > 0 such as 90s, 15m, 6h, 2d",
             )
         if self.watts_per_gpu is not None and not self.watts_per_gpu > 0:
             raise ConfigError(
-                "power must be positive", field="power.watts_per_gpu", value=self.watts_per_gpu,
+                "power must be positive",
+                field="power.watts_per_gpu",
+                value=self.watts_per_gpu,
                 accepted="watts > 0",
             )
         if self.elastic is not None and not (

@@ -104,9 +104,7 @@ def unit_conversion(unit: str, kind: SignalKind, field: str = "unit") -> tuple[s
     key = unit.strip().lower().replace(" ", "")
     key = _ALIASES.get(key, key)
     if key not in _UNITS or _UNITS[key][0] not in _KIND_UNITS[kind]:
-        accepted = sorted(
-            name for name, (canon, _) in _UNITS.items() if canon in _KIND_UNITS[kind]
-        )
+        accepted = sorted(name for name, (canon, _) in _UNITS.items() if canon in _KIND_UNITS[kind])
         raise ConfigError(
             f"unit not valid for a {kind.value} signal",
             field=field,

@@ -1,1 +1,1 @@
-"""The planner: a pure function from jobs, clusters, forecasts and an objective to a plan. No I/O."""
+"""The planner: a pure function (jobs, clusters, forecasts, objective, now) -> plan. No I/O."""

@@ -21,7 +21,7 @@ def window_sums(cost: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.fl
     nsum = np.concatenate([[0], np.cumsum(nan)])
     sums = csum[length:] - csum[:-length]
     sums[(nsum[length:] - nsum[:-length]) > 0] = np.nan
-    return sums
+    return np.asarray(sums, dtype=np.float64)
 
 
 def cheapest_window(

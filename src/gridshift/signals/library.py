@@ -120,9 +120,15 @@ class SignalLibrary:
         attrs = dict(stored.attrs)
         attrs["import_issues"] = json.dumps([i.as_dict() for i in issues])
         stored = Series(
-            zone=stored.zone, kind=stored.kind, unit=stored.unit, times=stored.times,
-            values=stored.values, quality=stored.quality, step_s=stored.step_s,
-            source=stored.source, attrs=attrs,
+            zone=stored.zone,
+            kind=stored.kind,
+            unit=stored.unit,
+            times=stored.times,
+            values=stored.values,
+            quality=stored.quality,
+            step_s=stored.step_s,
+            source=stored.source,
+            attrs=attrs,
         )
         parquet_format.write_series(stored, path)
         return stored

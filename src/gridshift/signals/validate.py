@@ -89,9 +89,8 @@ def parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
                 rows=raw.rows[bad],
                 hint=f"first at {', '.join(_where(raw.rows[bad]))}",
             )
-        return times.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64) // (
-            1_000_000_000
-        )
+        ns = times.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        return np.asarray(ns // 1_000_000_000, dtype=np.int64)
     if pd.api.types.is_numeric_dtype(times.dtype):
         numbers = pd.to_numeric(times, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(numbers) | (np.abs(numbers) > 1e11)
@@ -132,13 +131,17 @@ def parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
             hint="times must look like 2022-01-01 00:00:00 or 2022-01-01T00:00:00+01:00",
         )
     ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return ns // 1_000_000_000
+    return np.asarray(ns // 1_000_000_000, dtype=np.int64)
 
 
 def parse_values(raw: RawPoints, issues: list[Issue]) -> npt.NDArray[np.float64]:
     """Floats for every row; non-numeric text becomes NaN and is reported."""
     values = raw.values
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = np.array(
+        pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
+        dtype=np.float64,
+        copy=True,
+    )
     if not pd.api.types.is_numeric_dtype(values.dtype):
         text = values.astype("string").str.strip()
         present = ~(text.isna() | (text == "") | text.str.lower().isin(["nan", "null", "none"]))
@@ -166,8 +169,9 @@ def _dst_changes(zone: str, lo: int, hi: int) -> npt.NDArray[np.int64]:
     hours = np.arange(lo - lo % 3600, hi + 3600, 3600, dtype=np.int64)
     if len(hours) > 24 * 366 * 30:  # a corrupt range; nothing sensible to check
         return np.empty(0, dtype=np.int64)
-    offsets = pd.DatetimeIndex(pd.to_datetime(hours, unit="s", utc=True)).tz_convert(tz)
-    utcoff = np.array([o.utcoffset().total_seconds() for o in offsets], dtype=np.int64)
+    instants = pd.DatetimeIndex(pd.to_datetime(hours, unit="s", utc=True))
+    local = instants.tz_convert(tz).tz_localize(None)
+    utcoff = np.asarray((local - instants.tz_localize(None)).total_seconds(), dtype=np.int64)
     changes = np.nonzero(np.diff(utcoff) != 0)[0] + 1
     return hours[changes]
 

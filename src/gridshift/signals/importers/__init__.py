@@ -60,9 +60,9 @@ def guess_format(path: Path) -> str:
     return "csv"
 
 
-def import_file(source: Source, options: ImportOptions, label: str | None = None) -> tuple[
-    Series, list[Issue]
-]:
+def import_file(
+    source: Source, options: ImportOptions, label: str | None = None
+) -> tuple[Series, list[Issue]]:
     """Read ``source`` (a path or the file's bytes) as ``options.format``, then validate it."""
     if options.format not in READERS:
         raise ConfigError(

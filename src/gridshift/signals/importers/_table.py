@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +31,8 @@ def read_bytes(source: Source, label: str) -> bytes:
         try:
             if source.stat().st_size > MAX_BYTES:
                 raise SignalDataError(
-                    f"file is larger than {MAX_BYTES // 2**20} MiB", source=label,
+                    f"file is larger than {MAX_BYTES // 2**20} MiB",
+                    source=label,
                     hint="split it by year and import each part",
                 )
             data = source.read_bytes()
@@ -59,7 +59,8 @@ def read_csv(source: Source, label: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SignalDataError(
-            f"not UTF-8 text (byte {exc.start})", source=label,
+            f"not UTF-8 text (byte {exc.start})",
+            source=label,
             hint="save the file as UTF-8 CSV",
         ) from None
     if "\x00" in text:

@@ -30,7 +30,10 @@ def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
     frame = read_csv(source, label)
     try:
         time_col = find_column(
-            frame, options.time_column or TIME_COLUMN, field="time_column", label=label,
+            frame,
+            options.time_column or TIME_COLUMN,
+            field="time_column",
+            label=label,
             candidates=("datetime",),
         )
     except ConfigError as exc:

@@ -14,7 +14,7 @@ Times must carry a zone (``+01:00``, ``Z``), or the time column's name must say 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -51,7 +51,9 @@ def pick_time_column(frame: pd.DataFrame, options: ImportOptions, label: str) ->
     )
 
 
-def pick_value_column(frame: pd.DataFrame, options: ImportOptions, time_col: str, label: str) -> str:
+def pick_value_column(
+    frame: pd.DataFrame, options: ImportOptions, time_col: str, label: str
+) -> str:
     if options.value_column:
         return find_column(frame, options.value_column, field="value_column", label=label)
     rest = [c for c in frame.columns if c != time_col and not _time_like(c)]
@@ -107,7 +109,7 @@ def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
     time_col = pick_time_column(frame, options, label)
     value_col = pick_value_column(frame, options, time_col, label)
     unit = unit_from_name(value_col, options, label)
-    times: pd.Series[object] = frame[time_col]
+    times: Any = frame[time_col]
     if options.timezone:
         times = localise(frame[time_col], options.timezone, label)
     elif frame[time_col].str.strip().str.fullmatch(r"-?\d+(\.\d+)?").all():

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 
 def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
     frame = read_csv(source, label)
-    time_col = find_column(
-        frame, options.time_column or "time", field="time_column", label=label
-    )
+    time_col = find_column(frame, options.time_column or "time", field="time_column", label=label)
     sites = [c for c in frame.columns if c != time_col]
     if not sites:
         raise SignalDataError("a solar profile needs at least one site column", source=label)

@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
     frame = read_csv(source, label)
     if len(frame.columns) < 2:
-        raise SignalDataError(
-            "a WattTime CSV needs a time column and a value column", source=label
-        )
+        raise SignalDataError("a WattTime CSV needs a time column and a value column", source=label)
     time_col = (
         find_column(frame, options.time_column, field="time_column", label=label)
         if options.time_column

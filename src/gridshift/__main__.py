@@ -1,0 +1,5 @@
+"""``python -m gridshift`` runs the CLI."""
+
+from gridshift.cli.main import entry
+
+entry()

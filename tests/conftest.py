@@ -1,0 +1,42 @@
+"""Shared test set-up: hypothesis profiles and the rule for tests that need a real service.
+
+Profiles: ``dev`` (default, quick) and ``ci`` (selected when CI or GRIDSHIFT_REQUIRE_SERVICES is
+set: more examples, no deadline). ``require_service(name, available, reason)`` skips a test whose
+service is not installed, and fails it instead under ``GRIDSHIFT_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+IN_CI = bool(os.environ.get("CI") or os.environ.get("GRIDSHIFT_REQUIRE_SERVICES"))
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if IN_CI else "dev")
+
+DATA = Path(__file__).parent / "data"
+
+
+def require_service(name: str, available: bool, reason: str) -> None:
+    """Skip (or, when services are required, fail) a test whose service is missing."""
+    if available:
+        return
+    message = f"{name} is not available: {reason}"
+    if os.environ.get("GRIDSHIFT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"GRIDSHIFT_REQUIRE_SERVICES=1 but {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty gridshift data directory, set as GRIDSHIFT_DATA_DIR."""
+    path = tmp_path / "gridshift-data"
+    monkeypatch.setenv("GRIDSHIFT_DATA_DIR", str(path))
+    return path
