@@ -13,6 +13,7 @@ import typer
 from gridshift import __version__
 from gridshift.cli import config, demo, signals
 from gridshift.cli.output import err_console
+from gridshift.cli.plan import plan_command
 from gridshift.domain import GridshiftError, UserError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(signals.app, name="signals")
 app.add_typer(config.app, name="config")
 app.command("demo")(demo.demo)
+app.command("plan")(plan_command)
 
 
 def _version(value: bool) -> None:

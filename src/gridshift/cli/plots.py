@@ -39,6 +39,11 @@ def write_plot(series: Series, path: Path) -> None:
         raise UserError(
             f"cannot plot to {path.name!r}", hint="use a file name ending in .png or .html"
         )
+    if not path.parent.is_dir():
+        raise UserError(
+            f"cannot write {path}: the folder {path.parent} does not exist",
+            hint="create it first, or pick another path",
+        )
     fig, plt = _figure(series)
     try:
         if suffix == ".png":

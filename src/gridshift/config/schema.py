@@ -20,7 +20,8 @@ Scalar = str | int | float
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's true/false must not become 1/0, nor "8" become 8
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- gridshift.yaml ---------------------------------------------------------------------------
@@ -210,7 +211,8 @@ def validate(model: type[M], data: Any, source: str, prefix: str = "") -> M:
         errors.sort(key=lambda e: {"extra_forbidden": 0, "missing": 1}.get(e["type"], 2))
         first = errors[0]
         loc = tuple(first["loc"])
-        field = ".".join(p for p in (prefix, _field_path(loc, model)) if p)
+        located = loc[:-1] if first["type"] == "extra_forbidden" else loc
+        field = ".".join(p for p in (prefix, _field_path(located, model)) if p) or None
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         if first["type"] == "extra_forbidden":
             holder = _model_at(model, loc[:-1])

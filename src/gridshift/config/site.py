@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridshift.config import schema
 from gridshift.config.units import parse_time
@@ -29,7 +30,9 @@ from gridshift.domain import (
     check_zone,
 )
 from gridshift.domain.power import GPU_DEFAULTS
-from gridshift.signals.importers import READERS, ImportOptions, guess_format
+from gridshift.domain.signal import unit_conversion
+from gridshift.signals.importers import KINDS, READERS, ImportOptions, guess_format
+from gridshift.signals.library import bundled_entries
 
 SOURCES = ("file", "bundled")
 
@@ -103,6 +106,13 @@ def _cluster(spec: schema.ClusterSpec, i: int, source: str) -> Cluster:
                 )
                 for j, w in enumerate(spec.power_cap_kw.windows)
             )
+            if spec.power_cap_kw.default is not None and spec.power_cap_kw.default < 0:
+                raise ConfigError(
+                    "negative power limit",
+                    field="power_cap_kw.default",
+                    value=spec.power_cap_kw.default,
+                    accepted="kW >= 0",
+                )
             cap = SitePowerCap(default_kw=spec.power_cap_kw.default, windows=windows)
         tariff = _tariff(spec.tariff)
         return Cluster(
@@ -161,6 +171,15 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
                 accepted=f"{', '.join(SOURCES)} (live providers come in a later release)",
             )
         if spec.source == "bundled":
+            shipped = {(e.zone, e.kind) for e in bundled_entries()}
+            if (zone, kind) not in shipped:
+                have = sorted(z for z, k in shipped if k is kind)
+                raise ConfigError(
+                    f"no bundled {kind.value} data for {zone}",
+                    field="zone",
+                    value=zone,
+                    accepted=f"bundled {kind.value} zones: {', '.join(have)}; or a file source",
+                )
             return SignalSource(zone=zone, kind=kind, source="bundled")
         if not spec.path:
             raise ConfigError(
@@ -169,7 +188,15 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
                 value=None,
                 accepted="path: relative to this file, or absolute",
             )
-        path = Path(spec.path).expanduser()
+        try:
+            path = Path(spec.path).expanduser()
+        except RuntimeError:
+            raise ConfigError(
+                "cannot expand '~' in this path",
+                field="path",
+                value=spec.path,
+                accepted="an absolute path, or one relative to this file",
+            ) from None
         if not path.is_absolute():
             path = base / path
         if not path.is_file():
@@ -187,6 +214,25 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
                 value=fmt,
                 accepted=", ".join(sorted(READERS)),
             )
+        if kind not in KINDS[fmt]:
+            raise ConfigError(
+                f"the {fmt} format does not carry {kind.value} signals",
+                field="format",
+                value=fmt,
+                accepted=", ".join(f for f, kinds in KINDS.items() if kind in kinds),
+            )
+        if spec.unit is not None:
+            unit_conversion(spec.unit, kind, "unit")
+        if spec.timezone is not None:
+            try:
+                ZoneInfo(spec.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(
+                    "unknown time zone",
+                    field="timezone",
+                    value=spec.timezone,
+                    accepted="an IANA zone such as UTC or Europe/Berlin",
+                ) from None
         options = ImportOptions(
             zone=zone,
             kind=kind,

@@ -14,6 +14,7 @@ from gridshift.domain import ConfigError
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_DURATION_S = 3650 * 86400.0
 DURATION_FORMS = "a number with a unit: 90s, 15m, 6h, 2d (or 1w)"
 TIME_FORMS = "ISO-8601 with a zone, e.g. 2026-11-27T09:00:00Z or 2026-11-27T10:00:00+01:00"
 
@@ -28,6 +29,14 @@ def parse_duration(value: object, *, field: str, source: str | None = None) -> f
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     else:
         seconds = None
+    if seconds is not None and seconds != float("inf") and seconds > MAX_DURATION_S:
+        raise ConfigError(
+            "duration too long",
+            source=source,
+            field=field,
+            value=value,
+            accepted="at most 3650d",
+        )
     if seconds is None or not seconds > 0 or seconds != seconds or seconds == float("inf"):
         raise ConfigError(
             "not a positive duration" if seconds is not None else "not a duration",
@@ -53,7 +62,16 @@ def parse_time(value: object, *, field: str, source: str | None = None) -> datet
     elif isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str) and _DATE.match(value.strip()):
-        day = date.fromisoformat(value.strip())
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(
+                "not a calendar date",
+                source=source,
+                field=field,
+                value=value,
+                accepted=TIME_FORMS,
+            ) from None
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     elif isinstance(value, str):
         text = value.strip()
@@ -81,4 +99,13 @@ def parse_time(value: object, *, field: str, source: str | None = None) -> datet
             value=value if isinstance(value, str) else parsed.isoformat(),
             accepted=TIME_FORMS,
         )
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(
+            "time out of range",
+            source=source,
+            field=field,
+            value=value,
+            accepted="a time between the years 1 and 9999",
+        ) from None

@@ -31,9 +31,8 @@ class GridshiftError(Exception):
 
     def one_line(self) -> str:
         """The message and the hint on one line, as the CLI prints it."""
-        if self.hint:
-            return f"{self.message} — {self.hint}"
-        return self.message
+        text = f"{self.message} — {self.hint}" if self.hint else self.message
+        return " ".join(text.split())
 
 
 class UserError(GridshiftError):

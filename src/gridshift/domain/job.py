@@ -72,6 +72,13 @@ class Elastic:
                 value=self.min_gpus,
                 accepted="a whole number >= 1",
             )
+        if self.max_gpus > 100_000:
+            raise ConfigError(
+                "max_gpus is implausibly large",
+                field="elastic.max_gpus",
+                value=self.max_gpus,
+                accepted="at most 100000",
+            )
         if self.min_gpus > self.max_gpus:
             raise ConfigError(
                 "min_gpus is greater than max_gpus",

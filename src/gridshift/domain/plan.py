@@ -82,3 +82,18 @@ class Plan:
     infeasible: tuple[Infeasible, ...]
     lower_bound: float | None = None
     gap_pct: float | None = None
+    solver: str = ""
+    objective_value: float = 0.0  # in the objective's units: USD, or kg CO2 in carbon mode
+    note: str | None = None
+
+    @property
+    def energy_kwh(self) -> float:
+        return sum(j.outcome.energy_kwh for j in self.jobs)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(j.outcome.cost_usd for j in self.jobs)
+
+    @property
+    def carbon_kg(self) -> float:
+        return sum(j.outcome.carbon_kg for j in self.jobs)

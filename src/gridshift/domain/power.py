@@ -66,7 +66,8 @@ def elastic_speedup(gpus: int, base_gpus: int, gpus_per_node: int = 8) -> float:
             return float(n)
         return n * (0.92 - 0.005 * float(np.log2(n / gpus_per_node)))
 
-    # The efficiency step at the node boundary must not make more GPUs slower.
-    best = max(throughput(n) for n in range(1, max(gpus, 1) + 1)) if gpus > 0 else 0.0
-    base = max(throughput(n) for n in range(1, max(base_gpus, 1) + 1))
-    return best / base
+    # n * (0.92 - 0.005 log2(n/8)) rises with n for any realistic n, and throughput(9) > 8, so
+    # the curve is non-decreasing as it stands; no maximum over smaller counts is needed.
+    if gpus <= 0:
+        return 0.0
+    return throughput(gpus) / throughput(max(base_gpus, 1))

@@ -193,8 +193,10 @@ class Series:
         if self.unit not in _KIND_UNITS[self.kind]:
             raise ValueError(f"unit {self.unit!r} is not canonical for {self.kind.value}")
         missing = np.isnan(values)
-        if bool(np.any(missing & (quality != Quality.MISSING))):
-            raise ValueError("NaN values must have quality MISSING")
+        if bool(np.any(missing != (quality == Quality.MISSING))):
+            raise ValueError("values must be NaN exactly where quality is MISSING")
+        if len(quality) and int(quality.max()) > max(Quality):
+            raise ValueError("unknown quality code")
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "quality", quality)

@@ -11,16 +11,19 @@ import numpy.typing as npt
 
 
 def window_sums(cost: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float64]:
-    """Sum of ``cost[s:s+length]`` for every start ``s`` (NaN where any step is NaN)."""
+    """Sum of ``cost[s:s+length]`` for every start ``s``: NaN where a step is unknown (NaN),
+    +inf where a step is forbidden (+inf)."""
     if length <= 0:
         raise ValueError("length must be positive")
+    cost = np.asarray(cost, dtype=np.float64)
     if len(cost) < length:
         return np.empty(0)
-    nan = np.isnan(cost)
-    csum = np.concatenate([[0.0], np.cumsum(np.where(nan, 0.0, cost))])
-    nsum = np.concatenate([[0], np.cumsum(nan)])
-    sums = csum[length:] - csum[:-length]
-    sums[(nsum[length:] - nsum[:-length]) > 0] = np.nan
+    # Exact sums per window (no prefix-sum cancellation); +inf rules a window out, NaN unknown.
+    windows = np.lib.stride_tricks.sliding_window_view(cost, length)
+    with np.errstate(invalid="ignore"):
+        sums = windows.sum(axis=1)
+    sums[np.isinf(windows).any(axis=1)] = np.inf
+    sums[np.isnan(windows).any(axis=1)] = np.nan
     return np.asarray(sums, dtype=np.float64)
 
 
@@ -36,6 +39,6 @@ def cheapest_window(
     if last < earliest or earliest < 0:
         return None
     candidates = sums[earliest : last + 1]
-    if np.all(np.isnan(candidates)):
+    if not np.any(np.isfinite(candidates)):
         return None
     return earliest + int(np.nanargmin(candidates))

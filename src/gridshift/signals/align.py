@@ -78,13 +78,21 @@ def align(
     held = (idx >= 0) & (t_grid < t_src[np.clip(idx, 0, None)] + series.step_s)
     values[held] = series.values[idx[held]]
     quality[held] = series.quality[idx[held]]
-    if refine == "interpolate" and step_s < series.step_s:
-        valid = series.valid
-        src_t, src_v = t_src[valid], series.values[valid]
-        between = (t_grid >= src_t[0]) & (t_grid <= src_t[-1]) & held & ~np.isnan(values)
-        exact = np.isin(t_grid, src_t)
-        values[between] = np.interp(t_grid[between], src_t, src_v)
-        made = between & ~exact & (quality == Quality.OK)
-        quality[made] = Quality.ESTIMATED
+    if refine == "interpolate" and step_s < series.step_s and len(t_src) > 1:
+        # Only between two neighbouring points that are both valid: never across a hole.
+        i = np.clip(idx, 0, len(t_src) - 2)
+        nxt_ok = (
+            held
+            & (idx >= 0)
+            & (idx < len(t_src) - 1)
+            & (t_src[i + 1] - t_src[i] == series.step_s)
+            & ~np.isnan(series.values[i])
+            & ~np.isnan(series.values[i + 1])
+        )
+        share = (t_grid - t_src[i]) / series.step_s
+        lines = series.values[i] + share * (series.values[i + 1] - series.values[i])
+        made = nxt_ok & (t_grid != t_src[i])
+        values[made] = lines[made]
+        quality[made & (quality == Quality.OK)] = Quality.ESTIMATED
     quality[np.isnan(values)] = Quality.MISSING
     return series.with_points(times, values, quality, step_s=step_s)

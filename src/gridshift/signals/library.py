@@ -53,6 +53,11 @@ def bundled_entries() -> list[Entry]:
 
 def merge(old: Series, new: Series) -> Series:
     """Union of two series of one zone and kind; ``new`` wins where both have a time."""
+    if old.unit != new.unit:
+        raise UserError(
+            f"{new.zone} {new.kind.value} is stored in {old.unit}; the new data is in {new.unit}",
+            hint="pass --replace to drop what is stored, or import it under another zone",
+        )
     if old.step_s != new.step_s:
         raise UserError(
             f"{new.zone} {new.kind.value} is stored at {old.step_s} s steps; the new data has "

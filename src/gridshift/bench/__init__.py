@@ -1,0 +1,1 @@
+"""Benchmarks: reproducible synthetic instances on real signals, and timing helpers."""

@@ -1,0 +1,144 @@
+"""``plan()``: the planner's one entry point. Pure: no I/O, no clock, deterministic.
+
+Stages: (1) build the tables (``model``), (2) set aside jobs that cannot be planned whatever the
+others do, with the reason (``explain.precheck``), (3) solve (``fast`` or ``exact``; ``auto``
+picks exact for small instances), (4) explain every decision and report the lower bound and gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Literal
+
+from gridshift.domain import (
+    Cluster,
+    ConfigError,
+    Forecast,
+    Infeasible,
+    Job,
+    JobPlan,
+    Objective,
+    Plan,
+    SignalKind,
+)
+from gridshift.planner import explain
+from gridshift.planner.bound import lower_bound
+from gridshift.planner.fast import solve_fast
+from gridshift.planner.model import PlannerOptions, Problem, RunningJob, build_problem
+from gridshift.planner.schedule import Placement, objective_value, outcome, segments
+
+Solver = Literal["auto", "fast", "exact"]
+SOLVERS = ("auto", "fast", "exact")
+# auto uses the exact solver up to this many job x cluster x step cells.
+AUTO_EXACT_CELLS = 500 * 5 * 192
+
+
+def choose_solver(problem: Problem, solver: str) -> str:
+    if solver not in SOLVERS:
+        raise ConfigError(
+            "unknown solver", field="solver", value=solver, accepted=", ".join(SOLVERS)
+        )
+    if solver != "auto":
+        return solver
+    cells = len(problem.jobs) * len(problem.clusters) * problem.steps
+    return "exact" if cells <= AUTO_EXACT_CELLS else "fast"
+
+
+def plan(
+    jobs: Sequence[Job],
+    clusters: Sequence[Cluster],
+    forecasts: Mapping[tuple[str, SignalKind], Forecast],
+    objective: Objective,
+    now: datetime,
+    *,
+    solver: Solver | str = "auto",
+    options: PlannerOptions | None = None,
+    running: Mapping[str, RunningJob] | None = None,
+    previous: Plan | None = None,
+) -> Plan:
+    """Decide cluster, segments, GPUs and power cap for every job; explain each decision."""
+    options = options or PlannerOptions()
+    previous_starts = (
+        {jp.job_id: jp.segments[0].start for jp in previous.jobs if jp.segments}
+        if previous is not None
+        else None
+    )
+    problem = build_problem(
+        jobs, clusters, forecasts, objective, now, options, running, previous_starts
+    )
+    return solve(problem, solver)
+
+
+def solve(problem: Problem, solver: str = "auto") -> Plan:
+    infeasible: list[Infeasible] = []
+    plannable: list[int] = []
+    for table in problem.jobs:
+        why = explain.precheck(problem, table)
+        if why is None:
+            plannable.append(table.index)
+        else:
+            infeasible.append(Infeasible(table.job.id, why))
+    chosen = choose_solver(problem, solver)
+    sub = _restrict(problem, plannable)
+    gap_note = None
+    if chosen == "exact":
+        from gridshift.planner.exact import solve_exact
+
+        placements_sub, failed_sub, bound, gap_note = solve_exact(sub)
+    else:
+        placements_sub, failed_sub = solve_fast(sub)
+        bound = None
+    placements = {plannable[j]: p for j, p in placements_sub.items()}
+    for placement in placements.values():
+        placement.job = plannable[placement.job]
+    failed = [plannable[j] for j in failed_sub]
+    for j in failed:
+        infeasible.append(
+            Infeasible(problem.jobs[j].job.id, explain.no_room(problem, problem.jobs[j]))
+        )
+    job_plans = []
+    total = 0.0
+    for j in sorted(placements):
+        table = problem.jobs[j]
+        placement = placements[j]
+        planned = outcome(problem, table, placement)
+        total += objective_value(problem, table, placement)
+        job_plans.append(
+            JobPlan(
+                job_id=table.job.id,
+                cluster=problem.clusters[placement.cluster].name,
+                segments=tuple(segments(problem, table, placement)),
+                outcome=planned,
+                run_now=explain.counterfactual(problem, table, placement.cluster),
+                reason=explain.reason(problem, table, placement, planned),
+            )
+        )
+    if bound is None:
+        bound = lower_bound(problem, sorted(placements))
+    bound = min(bound, total)
+    gap = 100.0 * (total - bound) / abs(total) if total else 0.0
+    return Plan(
+        created_at=problem.t0,
+        objective=problem.objective,
+        jobs=tuple(job_plans),
+        infeasible=tuple(sorted(infeasible, key=lambda i: i.job_id)),
+        lower_bound=bound,
+        gap_pct=gap,
+        solver=chosen,
+        objective_value=total,
+        note=gap_note,
+    )
+
+
+def _restrict(problem: Problem, keep: list[int]) -> Problem:
+    """The same problem over a subset of jobs, re-indexed 0..n-1."""
+    tables = []
+    for new, old in enumerate(keep):
+        table = problem.jobs[old]
+        clone = type(table)(**{**table.__dict__, "index": new})
+        tables.append(clone)
+    return Problem(**{**problem.__dict__, "jobs": tables})
+
+
+__all__ = ["SOLVERS", "Placement", "PlannerOptions", "RunningJob", "plan", "solve"]

@@ -1,0 +1,302 @@
+"""The fast solver: a greedy heuristic that scales to 10,000 jobs.
+
+The cycle, in phases:
+1. Order the jobs: running non-interruptible work first (it keeps its place), then ``critical``,
+   then by priority (high first), then earliest deadline, then least slack.
+2. Place each job in turn against the capacity left (GPUs and site kW per cluster and step):
+   - non-interruptible: the cheapest feasible contiguous window over every allowed cluster and
+     mode (GPU count x power cap), evaluated for all start steps at once with window sums;
+   - interruptible: the cheapest steps on its best cluster, by marginal allocation over the
+     job's efficient modes (the lower convex hull of kW against rate): a step first gets the most
+     energy-efficient mode and is upgraded to faster modes (more GPUs, higher caps) only where
+     the marginal cost per unit of work is lowest; each resume adds its checkpoint overhead and
+     the allocation repeats until the count of resumes is stable;
+   - critical: starts at its release on the cluster where that is cheapest, uncapped, never
+     paused.
+3. Book the capacity it takes.
+4. Repair: a job that found no room is moved to the front of its priority class and the pass is
+   repeated (most constrained first); a job that still finds none is infeasible, lower priority
+   yielding first because it is placed last.
+
+Stability: a job whose previous plan started at the same step gets that option discounted by the
+switching cost (``PlannerOptions.switching_cost_pct``), so it moves only when the saving is larger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from gridshift.domain import Priority
+from gridshift.planner.model import JobTable, Problem
+from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
+
+Floats = npt.NDArray[np.float64]
+TIE = 1e-9  # prefer earlier starts among equal costs
+
+
+def order(problem: Problem) -> list[int]:
+    """Running fixed work, critical, then priority, earliest deadline, least slack."""
+
+    def key(table: JobTable) -> tuple[int, int, int, int, float, str]:
+        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
+        critical = 0 if table.priority is Priority.CRITICAL else 1
+        return (
+            fixed,
+            critical,
+            -table.priority.rank,
+            table.deadline,
+            table.job.slack_s,
+            table.job.id,
+        )
+
+    return [t.index for t in sorted(problem.jobs, key=key)]
+
+
+class Capacity:
+    """GPUs and site kW left per cluster and step."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.gpus = np.repeat(problem.gpus[:, None].astype(np.float64), problem.steps, axis=1)
+        self.kw = problem.headroom_kw.copy()
+        self.capped = np.isfinite(self.kw).any(axis=1)  # clusters with a site limit
+
+    def book(self, table: JobTable, placement: Placement) -> None:
+        c = placement.cluster
+        active = placement.active()
+        gpus = np.array([m.gpus for m in table.modes], dtype=np.float64)
+        kw = np.array([m.kw[c] for m in table.modes])
+        # A part-step still holds its GPUs for that step.
+        self.gpus[c, active] -= gpus[placement.mode[active]]
+        self.kw[c, active] -= kw[placement.mode[active]]
+
+
+def _window(
+    problem: Problem, table: JobTable, cap: Capacity, fixed_start: int | None
+) -> Placement | None:
+    """The cheapest contiguous placement over allowed clusters, modes and starts."""
+    T = problem.steps
+    clusters = np.nonzero(table.allowed)[0]
+    if len(clusters) == 0:
+        return None
+    cost = problem.cost[clusters]
+    csum = np.concatenate([np.zeros((len(clusters), 1)), np.cumsum(cost, axis=1)], axis=1)
+    best: tuple[float, int, int, int, float] | None = None  # (value, cluster, mode, start, steps)
+    for m, mode in enumerate(table.modes):
+        if fixed_start is not None and m != 0:
+            break  # critical and running work: requested GPUs, uncapped
+        kw = mode.kw[clusters]
+        ok = np.isfinite(kw) & (mode.gpus <= problem.gpus[clusters])
+        if not ok.any():
+            continue
+        length = table.work_s / (mode.rate * problem.step_s)
+        whole = int(np.ceil(length - 1e-9))
+        last = length - (whole - 1)
+        lo = table.release if fixed_start is None else fixed_start
+        hi = int(np.floor(table.deadline - length + 1e-9))
+        if fixed_start is not None:
+            hi = min(hi, fixed_start) if table.running_on is None else fixed_start
+            if fixed_start + length > T + 1e-9:
+                hi = -1
+        if hi < lo or whole == 0:
+            continue
+        starts = np.arange(lo, hi + 1)
+        sums = (csum[:, starts + whole - 1] - csum[:, starts]) + last * cost[:, starts + whole - 1]
+        value = sums * (kw[:, None] * problem.step_h)
+        blocked = (cap.gpus[clusters] < mode.gpus) | (cap.kw[clusters] < kw[:, None] - 1e-9)
+        bsum = np.concatenate([np.zeros((len(clusters), 1)), np.cumsum(blocked, axis=1)], axis=1)
+        free = (bsum[:, starts + whole] - bsum[:, starts]) == 0
+        value = np.where(free & ok[:, None], value, np.inf)
+        if table.previous_start is not None and lo <= table.previous_start <= hi:
+            value[:, table.previous_start - lo] *= 1 - problem.options.switching_cost_pct / 100
+        value = value + TIE * starts[None, :]
+        flat = int(np.argmin(value))
+        row, col = divmod(flat, len(starts))
+        if not np.isfinite(value[row, col]):
+            continue
+        if best is None or value[row, col] < best[0] - 1e-12:
+            best = (float(value[row, col]), int(clusters[row]), m, int(starts[col]), length)
+    if best is None:
+        return None
+    _, c, m, start, length = best
+    frac = np.zeros(T)
+    modes = np.full(T, -1, dtype=np.int64)
+    whole = int(np.ceil(length - 1e-9))
+    frac[start : start + whole] = 1.0
+    frac[start + whole - 1] = length - (whole - 1)
+    modes[start : start + whole] = m
+    return Placement(table.index, c, frac, modes)
+
+
+def _hull(table: JobTable, c: int) -> list[int]:
+    """Modes on the lower convex hull of (rate, kW) from the origin: the efficient upgrades."""
+    points = sorted(
+        (m.rate, float(m.kw[c]), i) for i, m in enumerate(table.modes) if np.isfinite(m.kw[c])
+    )
+    hull: list[int] = []
+    prev_rate, prev_kw, prev_slope = 0.0, 0.0, 0.0
+    while True:
+        best, best_slope = None, np.inf
+        for rate, kw, i in points:
+            if rate <= prev_rate + 1e-12:
+                continue
+            slope = (kw - prev_kw) / (rate - prev_rate)
+            if slope < best_slope - 1e-12 or (
+                abs(slope - best_slope) <= 1e-12
+                and best is not None
+                and rate > table.modes[best].rate
+            ):
+                best, best_slope = i, slope
+        if best is None or best_slope < prev_slope - 1e-12:
+            break
+        hull.append(best)
+        prev_rate, prev_kw, prev_slope = (
+            table.modes[best].rate,
+            float(table.modes[best].kw[c]),
+            best_slope,
+        )
+    return hull
+
+
+def _slots_on(
+    problem: Problem, table: JobTable, cap: Capacity, c: int, work: float
+) -> Placement | None:
+    """Marginal allocation of ``work`` over the cheapest steps of cluster ``c``."""
+    T = problem.steps
+    hull = _hull(table, c)
+    if not hull:
+        return None
+    window = np.zeros(T, dtype=bool)
+    window[table.release : table.deadline] = True
+    rates = np.array([0.0] + [table.modes[i].rate for i in hull])
+    kws = np.array([0.0] + [float(table.modes[i].kw[c]) for i in hull])
+    gpus = np.array([0] + [table.modes[i].gpus for i in hull])
+    d_rate = np.diff(rates) * problem.step_s  # work per step of each upgrade
+    slope = np.diff(kws) / np.diff(rates)  # kW per unit rate of each upgrade
+    steps = np.nonzero(window)[0]
+    if len(steps) == 0:
+        return None
+    cost = problem.cost[c, steps].copy()
+    if table.running_on is not None:
+        cost[steps == 0] *= 1 - problem.options.switching_cost_pct / 100
+    # Items: (step, level); level k needs the GPUs and kW of hull mode k.
+    fits = (cap.gpus[c, steps][:, None] >= gpus[None, 1:]) & (
+        cap.kw[c, steps][:, None] >= kws[None, 1:] - 1e-9
+    )
+    # Once a level does not fit, higher ones are not offered (levels are taken in order).
+    fits = np.cumprod(fits, axis=1).astype(bool)
+    price = cost[:, None] * slope[None, :] + TIE * steps[:, None]
+    price = np.where(fits, price, np.inf)
+    flat_order = np.argsort(price, axis=None, kind="stable")
+    levels = np.zeros(len(steps), dtype=np.int64)
+    gained = 0.0
+    partial: tuple[int, float] | None = None
+    n_levels = len(hull)
+    for flat in flat_order:
+        i, k = divmod(int(flat), n_levels)
+        if not np.isfinite(price[i, k]):
+            break
+        if levels[i] != k:
+            continue  # a lower level of this step is not taken yet (only on exact ties)
+        take = d_rate[k]
+        if gained + take >= work - 1e-9:
+            partial = (i, (work - gained) / take)
+            gained = work
+            break
+        levels[i] = k + 1
+        gained += take
+    if gained < work - 1e-6:
+        return None
+    frac = np.zeros(T)
+    mode = np.full(T, -1, dtype=np.int64)
+    taken = levels > 0
+    frac[steps[taken]] = 1.0
+    mode[steps[taken]] = np.array(hull)[levels[taken] - 1]
+    if partial is not None:
+        i, share = partial
+        k = levels[i]
+        t = steps[i]
+        if k == 0:
+            frac[t] = share
+            mode[t] = hull[0]
+        else:  # a part-upgrade: run the higher mode for the share of the step giving the same work
+            low, high = rates[k], rates[k + 1]
+            frac[t] = (low + share * (high - low)) / high
+            mode[t] = hull[k]
+    return Placement(table.index, c, frac, mode)
+
+
+def _slots(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
+    """Cheapest slots for an interruptible job, on whichever allowed cluster is cheapest."""
+    best: tuple[float, Placement] | None = None
+    for c in np.nonzero(table.allowed)[0]:
+        work = table.work_s
+        placement = None
+        seen: set[int] = set()
+        for _ in range(6):
+            placement = _slots_on(problem, table, cap, int(c), work)
+            if placement is None:
+                break
+            k = resumes(table, placement)
+            needed = table.work_s + k * table.overhead_s * table.modes[0].rate
+            if needed <= work + 1e-6 or k in seen:
+                break
+            seen.add(k)
+            work = needed
+        if placement is None:
+            continue
+        tidy(problem, table, placement)
+        if work_done(problem, table, placement) < table.work_s - 1e-3:
+            continue
+        value = objective_value(problem, table, placement)
+        if best is None or value < best[0] - 1e-12:
+            best = (value, placement)
+    return None if best is None else best[1]
+
+
+def place(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
+    if table.work_s <= 0:
+        return None
+    if table.priority is Priority.CRITICAL:
+        return _window(problem, table, cap, fixed_start=table.release)
+    if table.running_on is not None and not table.interruptible:
+        return _window(problem, table, cap, fixed_start=0)
+    if table.interruptible:
+        return _slots(problem, table, cap)
+    return _window(problem, table, cap, fixed_start=None)
+
+
+def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> list[int]:
+    """The failed jobs move to the front of their priority class (most constrained first)."""
+    position = {j: i for i, j in enumerate(sequence)}
+
+    def key(j: int) -> tuple[int, int, int, int]:
+        table = problem.jobs[j]
+        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
+        return (fixed, -table.priority.rank, 0 if j in failed else 1, position[j])
+
+    return sorted(sequence, key=key)
+
+
+def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
+    """Placements by job index, and the jobs that found no room."""
+    sequence = order(problem)
+    failed: list[int] = []
+    for _attempt in range(3):
+        cap = Capacity(problem)
+        placements: dict[int, Placement] = {}
+        failed_now: list[int] = []
+        for j in sequence:
+            table = problem.jobs[j]
+            placement = place(problem, table, cap)
+            if placement is None:
+                failed_now.append(j)
+                continue
+            cap.book(table, placement)
+            placements[j] = placement
+        if not failed_now or set(failed_now) == set(failed):
+            return placements, failed_now
+        failed = failed_now
+        # Most constrained first: the failed jobs go to the front of their priority class.
+        sequence = _failed_first(problem, sequence, set(failed_now))
+    return placements, failed_now

@@ -1,0 +1,143 @@
+"""A solver's answer for one job, and how to read it: segments, work, energy, cost and carbon.
+
+Both solvers produce ``Placement``s: a cluster and, per step, the share of the step the job runs
+and the mode it runs in. Everything reported (segments, outcomes, checks) is derived here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gridshift.domain import Outcome, Segment
+from gridshift.planner.model import JobTable, Problem
+
+EPS = 1e-6
+
+
+@dataclass
+class Placement:
+    job: int
+    cluster: int
+    frac: npt.NDArray[np.float64]  # [T] share of each step the job runs (0..1)
+    mode: npt.NDArray[np.int64]  # [T] mode index per step (-1 where idle)
+
+    def active(self) -> npt.NDArray[np.bool_]:
+        return self.frac > EPS
+
+
+def runs(active: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Maximal runs ``[start, end)`` of consecutive active steps."""
+    if not active.any():
+        return []
+    padded = np.concatenate([[False], active, [False]]).astype(np.int8)
+    edges = np.diff(padded)
+    starts = np.nonzero(edges == 1)[0]
+    ends = np.nonzero(edges == -1)[0]
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def resumes(table: JobTable, placement: Placement) -> int:
+    """How many times the job is started again after a pause (each costs its overhead)."""
+    segments = runs(placement.active())
+    if not segments:
+        return 0
+    count = len(segments) - 1
+    if table.running_on is not None and segments[0][0] > 0:
+        count += 1  # a running job that is paused now resumes later
+    return count
+
+
+def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
+    """Work seconds the placement completes, net of checkpoint overheads."""
+    rates = np.array([m.rate for m in table.modes])
+    active = placement.active()
+    gross = float(np.sum(placement.frac[active] * rates[placement.mode[active]])) * problem.step_s
+    base_rate = table.modes[0].rate
+    return gross - resumes(table, placement) * table.overhead_s * base_rate
+
+
+def outcome(problem: Problem, table: JobTable, placement: Placement) -> Outcome:
+    c = placement.cluster
+    active = placement.active()
+    kw = np.array([m.kw[c] for m in table.modes])
+    energy = placement.frac[active] * kw[placement.mode[active]] * problem.step_h
+    steps = np.nonzero(active)[0]
+    return Outcome(
+        energy_kwh=float(energy.sum()),
+        cost_usd=float(np.sum(energy * problem.usd_per_kwh[c, steps])),
+        carbon_kg=float(np.sum(energy * problem.kg_per_kwh[c, steps])),
+    )
+
+
+def objective_value(problem: Problem, table: JobTable, placement: Placement) -> float:
+    c = placement.cluster
+    active = placement.active()
+    kw = np.array([m.kw[c] for m in table.modes])
+    steps = np.nonzero(active)[0]
+    energy = placement.frac[active] * kw[placement.mode[active]] * problem.step_h
+    return float(np.sum(energy * problem.cost[c, steps]))
+
+
+def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:
+    """Make every active step full except the job's very last one, then trim the excess work
+    from the end, so a placement reads as whole-step segments plus one part-step at the finish.
+    """
+    active = placement.active()
+    placement.frac[active] = 1.0
+    placement.frac[~active] = 0.0
+    placement.mode[~active] = -1
+    rates = np.array([m.rate for m in table.modes])
+    excess = work_done(problem, table, placement) - table.work_s
+    while excess > EPS and placement.active().any():
+        t = int(np.nonzero(placement.active())[0][-1])
+        per_step = rates[placement.mode[t]] * problem.step_s * float(placement.frac[t])
+        if per_step <= excess + EPS:
+            placement.frac[t] = 0.0
+            placement.mode[t] = -1
+        else:
+            placement.frac[t] *= 1.0 - excess / per_step
+        excess = work_done(problem, table, placement) - table.work_s
+    if excess < -EPS * max(1.0, table.work_s):
+        # Trimming a whole run saved an overhead, then overshot: give the last step back.
+        t = int(np.nonzero(placement.active())[0][-1]) if placement.active().any() else -1
+        if t >= 0:
+            placement.frac[t] = min(
+                1.0, placement.frac[t] - excess / (rates[placement.mode[t]] * problem.step_s)
+            )
+
+
+def segments(problem: Problem, table: JobTable, placement: Placement) -> list[Segment]:
+    """Contiguous runs at one mode, as times (only the job's last step may be a part-step)."""
+    out: list[Segment] = []
+    c = placement.cluster
+    for start, end in runs(placement.active()):
+        t = start
+        while t < end:
+            mode = int(placement.mode[t])
+            u = t
+            while u + 1 < end and placement.mode[u + 1] == mode:
+                u += 1
+            m = table.modes[mode]
+            cap = m.cap_w[c]
+            out.append(
+                Segment(
+                    start=problem.time_at(t),
+                    end=problem.time_at(u + float(placement.frac[u])),
+                    gpus=m.gpus,
+                    power_cap_w=None if np.isnan(cap) else round(float(cap), 1),
+                )
+            )
+            t = u + 1
+    return out
+
+
+def finish_step(placement: Placement) -> float:
+    """The (fractional) step at which the job finishes."""
+    steps = np.nonzero(placement.active())[0]
+    if len(steps) == 0:
+        return 0.0
+    last = int(steps[-1])
+    return last + float(placement.frac[last])
