@@ -3,8 +3,10 @@
 Clusters cycle over the bundled zones that have both carbon and price data; the start time is a
 seeded hour of 2022; jobs follow simple distributions loosely shaped like GPU cluster traces
 (durations log-normal with a median of 3 h, mostly 1-8 GPUs, 40 % interruptible, 15 % elastic,
-a few high-priority and critical ones, 30 % restricted to one to three zones). Cluster sizes are
-set so that the work would fill about 60 % of the GPU-hours of the horizon.
+a few high-priority and critical ones, 30 % restricted to one to three zones). Releases spread
+over the horizon and every deadline falls inside it. Cluster sizes are set so that the work would
+fill ``load`` (default 50 %) of the GPU-hours of the horizon: capacity binds at times, as in a
+real fleet, but every job fits somewhere.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def build_instance(
     step_s: int,
     seed: int = 0,
     library: SignalLibrary | None = None,
-    load: float = 0.6,
+    load: float = 0.5,
 ) -> Instance:
     rng = np.random.default_rng(seed)
     lib = library or SignalLibrary(_nowhere())
@@ -80,11 +82,10 @@ def build_instance(
     for i in range(n_jobs):
         duration_h = float(np.clip(rng.lognormal(math.log(3.0), 0.8), 0.25, horizon_h / 3))
         gpus = int(rng.choice([1, 2, 4, 8, 16], p=[0.25, 0.2, 0.25, 0.25, 0.05]))
-        release_h = float(rng.uniform(0, horizon_h / 3))
         slack_h = float(rng.uniform(0.2, 2.5)) * duration_h + 1.0
-        deadline_h = min(horizon_h, release_h + duration_h + slack_h)
-        if deadline_h - release_h < duration_h * 1.05:
-            release_h = max(0.0, deadline_h - duration_h * 1.5)
+        window_h = min(horizon_h, duration_h + slack_h)
+        release_h = float(rng.uniform(0, horizon_h - window_h))
+        deadline_h = release_h + window_h
         roll = rng.random()
         priority = (
             Priority.CRITICAL

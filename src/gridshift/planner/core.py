@@ -7,6 +7,7 @@ picks exact for small instances), (4) explain every decision and report the lowe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
@@ -85,7 +86,8 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
     if chosen == "exact":
         from gridshift.planner.exact import solve_exact
 
-        placements_sub, failed_sub, bound, gap_note = solve_exact(sub)
+        warm, _ = solve_fast(sub)
+        placements_sub, failed_sub, bound, gap_note = solve_exact(sub, warm)
     else:
         placements_sub, failed_sub = solve_fast(sub)
         bound = None
@@ -114,8 +116,8 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
                 reason=explain.reason(problem, table, placement, planned),
             )
         )
-    if bound is None:
-        bound = lower_bound(problem, sorted(placements))
+    relaxed = lower_bound(problem, sorted(placements))
+    bound = relaxed if bound is None or not math.isfinite(bound) else max(bound, relaxed)
     bound = min(bound, total)
     gap = 100.0 * (total - bound) / abs(total) if total else 0.0
     return Plan(

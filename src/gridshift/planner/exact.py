@@ -93,6 +93,22 @@ class _Slot:
     mode: int
 
 
+FULL_MODEL_LIMIT = 20_000  # binaries; above it the exact solver uses column generation
+
+
+def _full_model_size(problem: Problem) -> int:
+    """How many binaries the full MILP would have."""
+    size = 0
+    for table in problem.jobs:
+        clusters = int(table.allowed.sum())
+        window = max(0, table.deadline - table.release)
+        if table.interruptible:
+            size += clusters * window
+        else:
+            size += clusters * len(table.modes) * (problem.options.patterns_per_cluster + 2)
+    return size
+
+
 def _standalone_scale(problem: Problem) -> float:
     """A cost larger than any job's energy cost, for the penalty of leaving a job unplanned."""
     worst = 0.0
@@ -120,7 +136,11 @@ def _quiet_highs(highspy: Any) -> Any:
     return h
 
 
-def solve_exact(problem: Problem) -> tuple[dict[int, Placement], list[int], float, str]:
+def solve_exact(
+    problem: Problem, warm: dict[int, Placement] | None = None
+) -> tuple[dict[int, Placement], list[int], float, str]:
+    """Solve the MILP; ``warm`` (the fast solver's plan) is handed to HiGHS as its first
+    incumbent, and is returned as it is if HiGHS finds nothing better within the time limit."""
     try:
         import highspy
     except ImportError:  # pragma: no cover - highspy is a dependency
@@ -128,6 +148,12 @@ def solve_exact(problem: Problem) -> tuple[dict[int, Placement], list[int], floa
 
     T, C = problem.steps, len(problem.clusters)
     opts = problem.options
+    big = _standalone_scale(problem)
+    if _full_model_size(problem) > FULL_MODEL_LIMIT:
+        from gridshift.planner.colgen import solve_colgen
+
+        penalties = np.array([big * _PRIORITY_WEIGHT[t.priority] for t in problem.jobs])
+        return solve_colgen(problem, warm or {}, penalties)
     b = _Builder()
     # Shared rows: GPU and kW capacity per (cluster, step).
     gpu_row = np.full((C, T), -1, dtype=np.int64)
@@ -140,21 +166,39 @@ def solve_exact(problem: Problem) -> tuple[dict[int, Placement], list[int], floa
             if np.isfinite(problem.headroom_kw[c, t]):
                 kw_row[c, t] = b.row(-np.inf, float(problem.headroom_kw[c, t]))
 
-    big = _standalone_scale(problem)
     patterns: dict[int, _Pattern] = {}
     slots: dict[int, _Slot] = {}
     cluster_cols: dict[int, tuple[int, int]] = {}
     unplanned: dict[int, int] = {}
+    start_cols: dict[tuple[int, int], int] = {}
+    warm = warm or {}
     for table in problem.jobs:
-        j = table.index
         penalty = big * _PRIORITY_WEIGHT[table.priority]
         if table.interruptible:
             _add_interruptible(
-                problem, table, b, gpu_row, kw_row, slots, cluster_cols, unplanned, penalty
+                problem,
+                table,
+                b,
+                gpu_row,
+                kw_row,
+                slots,
+                cluster_cols,
+                unplanned,
+                penalty,
+                start_cols,
             )
         else:
-            _add_contiguous(problem, table, b, gpu_row, kw_row, patterns, unplanned, penalty)
-        _ = j
+            _add_contiguous(
+                problem,
+                table,
+                b,
+                gpu_row,
+                kw_row,
+                patterns,
+                unplanned,
+                penalty,
+                warm.get(table.index),
+            )
 
     # Hand the model to HiGHS, column-wise.
     n_col, n_row = len(b.cost), len(b.row_lower)
@@ -183,10 +227,21 @@ def solve_exact(problem: Problem) -> tuple[dict[int, Placement], list[int], floa
     h.setOptionValue("random_seed", int(opts.seed))
     h.setOptionValue("threads", 1)
     h.passModel(lp)
+    if warm:
+        start = _warm_start(
+            problem, warm, n_col, patterns, slots, cluster_cols, unplanned, start_cols
+        )
+        solution = highspy.HighsSolution()
+        solution.col_value = start.tolist()
+        solution.value_valid = True
+        h.setSolution(solution)
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
     if info.primal_solution_status != 2:  # no feasible solution (kSolutionStatusFeasible = 2)
+        if warm:
+            failed = [t.index for t in problem.jobs if t.index not in warm]
+            return dict(warm), failed, -np.inf, f"HiGHS: {status}; the fast plan stands"
         raise InternalError(f"HiGHS found no solution ({status})")
     x = np.asarray(h.getSolution().col_value)
     dual_bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else -np.inf
@@ -234,8 +289,8 @@ def solve_exact(problem: Problem) -> tuple[dict[int, Placement], list[int], floa
         placements[j] = placement
     failed = [t.index for t in problem.jobs if t.index not in placements]
     # The dual bound includes the penalty of unplanned jobs; take it out.
-    penalties = sum(float(x[col]) * b.cost[col] for col in unplanned.values())
-    bound = dual_bound - penalties if failed else dual_bound
+    paid = float(sum(float(x[col]) * b.cost[col] for col in unplanned.values()))
+    bound = float(dual_bound - paid if failed else dual_bound)
     return placements, failed, bound, note
 
 
@@ -248,6 +303,7 @@ def _add_contiguous(
     patterns: dict[int, _Pattern],
     unplanned: dict[int, int],
     penalty: float,
+    hint: Placement | None = None,
 ) -> None:
     T = problem.steps
     opts = problem.options
@@ -281,6 +337,10 @@ def _add_contiguous(
             value = sums * kw * problem.step_h
             keep = set(np.argsort(value, kind="stable")[: opts.patterns_per_cluster].tolist())
             keep.add(0)
+            if hint is not None and hint.cluster == c and hint.active().any():
+                first = int(np.nonzero(hint.active())[0][0])
+                if int(hint.mode[first]) == m and lo <= first <= hi:
+                    keep.add(first - lo)
             if table.previous_start is not None and lo <= table.previous_start <= hi:
                 keep.add(table.previous_start - lo)
             for i in sorted(keep):
@@ -312,6 +372,7 @@ def _add_interruptible(
     cluster_cols: dict[int, tuple[int, int]],
     unplanned: dict[int, int],
     penalty: float,
+    start_cols: dict[tuple[int, int], int],
 ) -> None:
     """Binary ``r[c, t]`` (runs on c in step t), continuous mode shares ``v[c, t, m]`` summing
     to ``r``, starts ``s[t]`` tied to ``r`` by ``s[t] >= r[t] - r[t-1]``, ``s[t] <= r[t]`` and
@@ -379,10 +440,58 @@ def _add_interruptible(
                 share = b.col(cost, rows, vals)
                 slots[share] = _Slot(table.index, c, t, m)
     for t in steps:
-        b.col(
+        start_cols[(table.index, t)] = b.col(
             0.0,
             [start_lo[t], start_hi[t], start_prev[t], work_row],
             [1.0, -1.0, 1.0, -overhead_work],
             hi=1.0,
         )
     unplanned[table.index] = b.col(penalty, [work_row], [table.work_s])
+
+
+def _warm_start(
+    problem: Problem,
+    warm: dict[int, Placement],
+    n_col: int,
+    patterns: dict[int, _Pattern],
+    slots: dict[int, _Slot],
+    cluster_cols: dict[int, tuple[int, int]],
+    unplanned: dict[int, int],
+    start_cols: dict[tuple[int, int], int],
+) -> np.ndarray:
+    """The fast plan as a full column vector of this model."""
+    x = np.zeros(n_col)
+    placed_patterns: set[int] = set()
+    for col, pat in patterns.items():
+        p = warm.get(pat.job)
+        if p is None or pat.job in placed_patterns or p.cluster != pat.cluster:
+            continue
+        first = int(np.nonzero(p.active())[0][0])
+        if first == pat.start and int(p.mode[first]) == pat.mode:
+            x[col] = 1.0
+            placed_patterns.add(pat.job)
+    for col, slot in slots.items():
+        p = warm.get(slot.job)
+        if p is None or p.cluster != slot.cluster or not p.active()[slot.step]:
+            continue
+        if slot.mode < 0 or int(p.mode[slot.step]) == slot.mode:
+            x[col] = 1.0
+    for (j, t), col in start_cols.items():
+        p = warm.get(j)
+        if p is None:
+            continue
+        active = p.active()
+        before = bool(active[t - 1]) if t > 0 else problem.jobs[j].running_on is not None
+        x[col] = 1.0 if active[t] and not before else 0.0
+    for j, (base, _count) in cluster_cols.items():
+        p = warm.get(j)
+        if p is None:
+            continue
+        allowed = [int(i) for i in np.nonzero(problem.jobs[j].allowed)[0]]
+        if p.cluster in allowed:
+            x[base + allowed.index(p.cluster)] = 1.0
+    for j, col in unplanned.items():
+        table = problem.jobs[j]
+        if j not in warm or (not table.interruptible and j not in placed_patterns):
+            x[col] = 1.0
+    return x

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from gridshift.domain import Priority
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
+from gridshift.planner.schedule import Placement, resumes, tidy, work_done
 
 Floats = npt.NDArray[np.float64]
 TIE = 1e-9  # prefer earlier starts among equal costs
@@ -53,6 +53,22 @@ def order(problem: Problem) -> list[int]:
     return [t.index for t in sorted(problem.jobs, key=key)]
 
 
+_PREFIX: dict[int, Floats] = {}
+
+
+def _cost_prefix(problem: Problem) -> Floats:
+    """Prefix sums of the cost table, once per problem."""
+    key = id(problem.cost)
+    cached = _PREFIX.get(key)
+    if cached is None or cached.shape[1] != problem.steps + 1:
+        _PREFIX.clear()
+        cached = np.concatenate(
+            [np.zeros((len(problem.clusters), 1)), np.cumsum(problem.cost, axis=1)], axis=1
+        )
+        _PREFIX[key] = cached
+    return cached
+
+
 class Capacity:
     """GPUs and site kW left per cluster and step."""
 
@@ -61,14 +77,15 @@ class Capacity:
         self.kw = problem.headroom_kw.copy()
         self.capped = np.isfinite(self.kw).any(axis=1)  # clusters with a site limit
 
-    def book(self, table: JobTable, placement: Placement) -> None:
+    def book(self, table: JobTable, placement: Placement, sign: float = 1.0) -> None:
+        """Take (or with ``sign=-1`` give back) the capacity a placement holds."""
         c = placement.cluster
         active = placement.active()
         gpus = np.array([m.gpus for m in table.modes], dtype=np.float64)
         kw = np.array([m.kw[c] for m in table.modes])
         # A part-step still holds its GPUs for that step.
-        self.gpus[c, active] -= gpus[placement.mode[active]]
-        self.kw[c, active] -= kw[placement.mode[active]]
+        self.gpus[c, active] -= sign * gpus[placement.mode[active]]
+        self.kw[c, active] -= sign * kw[placement.mode[active]]
 
 
 def _window(
@@ -80,7 +97,7 @@ def _window(
     if len(clusters) == 0:
         return None
     cost = problem.cost[clusters]
-    csum = np.concatenate([np.zeros((len(clusters), 1)), np.cumsum(cost, axis=1)], axis=1)
+    csum = _cost_prefix(problem)[clusters]
     best: tuple[float, int, int, int, float] | None = None  # (value, cluster, mode, start, steps)
     for m, mode in enumerate(table.modes):
         if fixed_start is not None and m != 0:
@@ -226,32 +243,67 @@ def _slots_on(
     return Placement(table.index, c, frac, mode)
 
 
+def _slots_estimate(problem: Problem, table: JobTable, cap: Capacity) -> Floats:
+    """Per cluster, the cost of the cheapest free steps at the job's most efficient mode,
+    ignoring overheads (``inf`` where it does not fit): a cheap way to rank clusters."""
+    C = len(problem.clusters)
+    estimate = np.full(C, np.inf)
+    lo, hi = table.release, table.deadline
+    if hi <= lo:
+        return estimate
+    kw = np.array([m.kw for m in table.modes])  # [M, C]
+    rate = np.array([m.rate for m in table.modes])[:, None]
+    gpus = np.array([m.gpus for m in table.modes])[:, None]
+    per_work = np.where(np.isfinite(kw) & (gpus <= problem.gpus[None, :]), kw / rate, np.inf)
+    best = np.argmin(per_work, axis=0)  # [C]
+    cols = np.arange(C)
+    ok = table.allowed & np.isfinite(per_work[best, cols])
+    if not ok.any():
+        return estimate
+    cs = cols[ok]
+    m = best[cs]
+    kw_c = kw[m, cs]
+    need = table.work_s / (rate[m, 0] * problem.step_s)  # [A]
+    price = problem.cost[cs, lo:hi] * kw_c[:, None]
+    free = (cap.gpus[cs, lo:hi] >= gpus[m, 0][:, None]) & (
+        cap.kw[cs, lo:hi] >= kw_c[:, None] - 1e-9
+    )
+    price = np.where(free, price, np.inf)
+    ordered = np.sort(price, axis=1)
+    csum = np.concatenate([np.zeros((len(cs), 1)), np.cumsum(ordered, axis=1)], axis=1)
+    whole = np.floor(need).astype(np.int64)
+    fits = need <= free.sum(axis=1) + 1e-9
+    whole = np.minimum(whole, hi - lo)
+    nxt = ordered[np.arange(len(cs)), np.minimum(whole, hi - lo - 1)]
+    part = np.where(need - whole > 1e-9, (need - whole) * nxt, 0.0)
+    estimate[cs] = np.where(fits, csum[np.arange(len(cs)), whole] + part, np.inf)
+    return estimate
+
+
 def _slots(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
-    """Cheapest slots for an interruptible job, on whichever allowed cluster is cheapest."""
-    best: tuple[float, Placement] | None = None
-    for c in np.nonzero(table.allowed)[0]:
+    """Cheapest slots for an interruptible job: rank the allowed clusters by a quick estimate,
+    then allocate for real on the best ones until one fits (overheads included)."""
+    estimate = _slots_estimate(problem, table, cap)
+    rate0 = table.modes[0].rate
+    for c in np.argsort(estimate)[:3]:
+        if not np.isfinite(estimate[c]):
+            break
         work = table.work_s
         placement = None
-        seen: set[int] = set()
-        for _ in range(6):
+        for _ in range(4):
             placement = _slots_on(problem, table, cap, int(c), work)
             if placement is None:
                 break
-            k = resumes(table, placement)
-            needed = table.work_s + k * table.overhead_s * table.modes[0].rate
-            if needed <= work + 1e-6 or k in seen:
+            needed = table.work_s + resumes(table, placement) * table.overhead_s * rate0
+            if needed <= work + 1e-6:
                 break
-            seen.add(k)
             work = needed
         if placement is None:
             continue
         tidy(problem, table, placement)
-        if work_done(problem, table, placement) < table.work_s - 1e-3:
-            continue
-        value = objective_value(problem, table, placement)
-        if best is None or value < best[0] - 1e-12:
-            best = (value, placement)
-    return None if best is None else best[1]
+        if work_done(problem, table, placement) >= table.work_s - 1e-3:
+            return placement
+    return None
 
 
 def place(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
@@ -278,25 +330,100 @@ def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> li
     return sorted(sequence, key=key)
 
 
-def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
-    """Placements by job index, and the jobs that found no room."""
-    sequence = order(problem)
+MAX_VICTIMS = 24
+
+
+def _repair(
+    problem: Problem, cap: Capacity, placements: dict[int, Placement], failed: list[int]
+) -> list[int]:
+    """Make room for each job that found none by moving flexible work of equal or lower
+    priority out of its way: take the overlapping jobs off (up to ``MAX_VICTIMS``, most
+    slack first), place the failed job, put them back anywhere they fit. Kept only if everyone
+    is placed again; otherwise everything is restored as it was."""
+    still: list[int] = []
+    for j in sorted(failed, key=lambda j: (-problem.jobs[j].priority.rank, j)):
+        table = problem.jobs[j]
+        lo, hi = table.release, table.deadline
+        victims = []
+        for v, p in placements.items():
+            other = problem.jobs[v]
+            if (
+                table.allowed[p.cluster]
+                and other.priority.rank <= table.priority.rank
+                and other.priority is not Priority.CRITICAL
+                and other.running_on is None
+                and p.active()[lo:hi].any()
+            ):
+                victims.append(v)
+        victims.sort(key=lambda v: (-problem.jobs[v].job.slack_s, v))
+        victims = victims[:MAX_VICTIMS]
+        if not victims:
+            still.append(j)
+            continue
+        saved = {v: placements.pop(v) for v in victims}
+        for v, p in saved.items():
+            cap.book(problem.jobs[v], p, sign=-1.0)
+        mine = place(problem, table, cap)
+        moved: dict[int, Placement] = {}
+        ok = mine is not None
+        if mine is not None:
+            cap.book(table, mine)
+            for v in sorted(victims, key=lambda v: (problem.jobs[v].deadline, v)):
+                again = place(problem, problem.jobs[v], cap)
+                if again is None:
+                    ok = False
+                    break
+                cap.book(problem.jobs[v], again)
+                moved[v] = again
+        if ok and mine is not None:
+            placements[j] = mine
+            placements.update(moved)
+            continue
+        # Roll back.
+        for v, p in moved.items():
+            cap.book(problem.jobs[v], p, sign=-1.0)
+        if mine is not None:
+            cap.book(table, mine, sign=-1.0)
+        for v, p in saved.items():
+            cap.book(problem.jobs[v], p)
+            placements[v] = p
+        still.append(j)
+    return still
+
+
+def _pass(problem: Problem, sequence: list[int]) -> tuple[dict[int, Placement], list[int]]:
+    cap = Capacity(problem)
+    placements: dict[int, Placement] = {}
     failed: list[int] = []
-    for _attempt in range(3):
-        cap = Capacity(problem)
-        placements: dict[int, Placement] = {}
-        failed_now: list[int] = []
-        for j in sequence:
-            table = problem.jobs[j]
-            placement = place(problem, table, cap)
-            if placement is None:
-                failed_now.append(j)
-                continue
-            cap.book(table, placement)
-            placements[j] = placement
-        if not failed_now or set(failed_now) == set(failed):
-            return placements, failed_now
-        failed = failed_now
-        # Most constrained first: the failed jobs go to the front of their priority class.
-        sequence = _failed_first(problem, sequence, set(failed_now))
-    return placements, failed_now
+    for j in sequence:
+        table = problem.jobs[j]
+        placement = place(problem, table, cap)
+        if placement is None:
+            failed.append(j)
+            continue
+        cap.book(table, placement)
+        placements[j] = placement
+    if failed:
+        failed = _repair(problem, cap, placements, failed)
+    return placements, failed
+
+
+def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
+    """Placements by job index, and the jobs that found no room.
+
+    If the first pass leaves jobs out, a second pass places them first within their priority
+    class; the pass that leaves out less (by priority, then by count) is kept.
+    """
+    sequence = order(problem)
+    placements, failed = _pass(problem, sequence)
+    if not failed:
+        return placements, failed
+    again, failed_again = _pass(problem, _failed_first(problem, sequence, set(failed)))
+
+    def loss(left_out: list[int]) -> tuple[int, ...]:
+        ranks = [problem.jobs[j].priority.rank for j in left_out]
+        return tuple(-ranks.count(r) for r in (3, 2, 1, 0))
+
+    if loss(failed_again) > loss(failed):
+        return again, failed_again
+    return placements, failed

@@ -1,0 +1,456 @@
+"""Column generation: the exact solver's method for instances too large for the full MILP.
+
+A *column* is one complete schedule for one job (cluster, steps, modes). The master problem
+chooses one column per job (or leaves the job unplanned at a penalty) under the GPU and site-kW
+capacity of every cluster and step:
+
+    min  sum_p cost_p z_p + sum_j pen_j u_j
+    s.t. sum_{p of j} z_p + u_j = 1                 (one schedule per job)        dual pi_j
+         sum_p gpus_p[c,t] z_p <= G_c               (GPUs held)                    dual -lg[c,t]
+         sum_p kw_p[c,t] z_p   <= H[c,t]            (site kW above idle)           dual -lk[c,t]
+
+1. Start from the fast plan's columns and every job's own cheapest schedule.
+2. Solve the master LP; read the capacity prices ``lg, lk >= 0``.
+3. *Price*: for every job find schedules whose cost, with capacity charged at those prices, is
+   below ``pi_j`` (contiguous jobs: every cluster, mode and start, exactly; interruptible jobs:
+   the cheapest slots per cluster and mode, overheads included). Add them; repeat until none
+   prices out, or the iteration or time budget is spent.
+4. Solve the master as a MILP over the columns found (HiGHS, time-limited).
+
+Lower bound (Lagrangian, valid for any prices): ``sum_j min(pen_j, best_j(l)) - l . capacity``,
+where ``best_j`` is exact for contiguous jobs and a relaxation for interruptible ones (no
+overheads, per-step best cost per unit of work, fractional steps), so it never overstates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gridshift.domain import Priority
+from gridshift.planner.fast import Capacity, place
+from gridshift.planner.model import JobTable, Problem
+from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
+
+Floats = npt.NDArray[np.float64]
+MAX_ITERATIONS = 12
+
+
+@dataclass
+class Column:
+    placement: Placement
+    cost: float
+    key: tuple[Any, ...]
+
+
+def _usage(problem: Problem, table: JobTable, p: Placement) -> tuple[Floats, Floats]:
+    """GPUs and kW the placement holds in every step of its cluster."""
+    active = p.active()
+    gpus = np.zeros(problem.steps)
+    kw = np.zeros(problem.steps)
+    mode_g = np.array([m.gpus for m in table.modes], dtype=np.float64)
+    mode_k = np.array([m.kw[p.cluster] for m in table.modes])
+    gpus[active] = mode_g[p.mode[active]]
+    kw[active] = mode_k[p.mode[active]]
+    return gpus, kw
+
+
+def _column(problem: Problem, table: JobTable, p: Placement) -> Column:
+    active = p.active()
+    key = (p.cluster, tuple(np.nonzero(active)[0].tolist()), tuple(p.mode[active].tolist()))
+    return Column(p, objective_value(problem, table, p), key)
+
+
+def _step_costs(
+    problem: Problem, table: JobTable, c: int, lg: Floats, lk: Floats
+) -> tuple[Floats, Floats]:
+    """Per mode and step: energy cost of a full step, and the capacity charge of holding it."""
+    kw = np.array([m.kw[c] for m in table.modes])
+    gpus = np.array([m.gpus for m in table.modes], dtype=np.float64)
+    ok = np.isfinite(kw) & (gpus <= problem.gpus[c])
+    kw = np.where(ok, kw, np.inf)
+    energy = kw[:, None] * problem.step_h * problem.cost[c][None, :]
+    charge = gpus[:, None] * lg[c][None, :] + np.where(ok, kw, 0.0)[:, None] * lk[c][None, :]
+    return energy, charge
+
+
+def _price_contiguous(
+    problem: Problem, table: JobTable, lg: Floats, lk: Floats
+) -> tuple[float, Placement | None]:
+    """The exact cheapest contiguous schedule with capacity charged at the prices."""
+    T = problem.steps
+    best: tuple[float, Placement] | None = None
+    fixed = table.release if table.priority is Priority.CRITICAL else None
+    if table.running_on is not None:
+        fixed = 0
+    for c in np.nonzero(table.allowed)[0]:
+        energy, charge = _step_costs(problem, table, int(c), lg, lk)
+        for m, mode in enumerate(table.modes):
+            if fixed is not None and m != 0:
+                break
+            if not np.isfinite(energy[m]).all():
+                continue
+            length = table.work_s / (mode.rate * problem.step_s)
+            whole = math.ceil(length - 1e-9)
+            last = length - (whole - 1)
+            lo = table.release if fixed is None else fixed
+            hi = math.floor(table.deadline - length + 1e-9)
+            if fixed is not None:
+                hi = fixed if fixed + length <= min(T, table.deadline) + 1e-9 else -1
+            if hi < lo:
+                continue
+            starts = np.arange(lo, hi + 1)
+            e = np.concatenate([[0.0], np.cumsum(energy[m])])
+            k = np.concatenate([[0.0], np.cumsum(charge[m])])
+            value = (
+                e[starts + whole - 1]
+                - e[starts]
+                + last * energy[m][starts + whole - 1]
+                + k[starts + whole]
+                - k[starts]
+            )
+            i = int(np.argmin(value))
+            if best is None or value[i] < best[0]:
+                s = int(starts[i])
+                frac = np.zeros(T)
+                modes = np.full(T, -1, dtype=np.int64)
+                frac[s : s + whole] = 1.0
+                frac[s + whole - 1] = last
+                modes[s : s + whole] = m
+                best = (float(value[i]), Placement(table.index, int(c), frac, modes))
+    if best is None:
+        return math.inf, None
+    return best
+
+
+def _price_slots(
+    problem: Problem, table: JobTable, lg: Floats, lk: Floats
+) -> tuple[float, list[Placement]]:
+    """A lower bound on the job's best charged cost, and good slot schedules (one per cluster
+    and mode) to add as columns."""
+    lo, hi = table.release, table.deadline
+    bound = math.inf
+    found: list[tuple[float, Placement]] = []
+    rate0 = table.modes[0].rate
+    for c in np.nonzero(table.allowed)[0]:
+        energy, charge = _step_costs(problem, table, int(c), lg, lk)
+        full = (energy + charge)[:, lo:hi]  # [M, W]
+        rates = np.array([m.rate for m in table.modes])
+        per_work = full / (rates[:, None] * problem.step_s)
+        # Relaxation: each step at its best cost per unit of work, up to the fastest rate.
+        best_per_work = per_work.min(axis=0)
+        r_max = float(rates[np.isfinite(full).all(axis=1)].max(initial=0.0))
+        if r_max > 0:
+            order = np.sort(best_per_work)
+            per_step = r_max * problem.step_s
+            n = table.work_s / per_step
+            whole = int(n)
+            if n <= len(order) + 1e-9 and np.isfinite(order[: math.ceil(n - 1e-9)]).all():
+                part = (n - whole) * order[whole] if whole < len(order) else 0.0
+                bound = min(bound, float((order[:whole].sum() + part) * per_step))
+        # Columns: for each mode alone, the cheapest steps, with overheads.
+        for m in range(len(table.modes)):
+            if not np.isfinite(full[m]).all():
+                continue
+            per_step_work = rates[m] * problem.step_s
+            order = np.argsort(full[m], kind="stable")
+            work = table.work_s
+            placement = None
+            for _ in range(4):
+                n = math.ceil(work / per_step_work - 1e-9)
+                if n > len(order):
+                    placement = None
+                    break
+                frac = np.zeros(problem.steps)
+                modes = np.full(problem.steps, -1, dtype=np.int64)
+                chosen = lo + order[:n]
+                frac[chosen] = 1.0
+                modes[chosen] = m
+                placement = Placement(table.index, int(c), frac, modes)
+                needed = table.work_s + resumes(table, placement) * table.overhead_s * rate0
+                if needed <= work + 1e-6:
+                    break
+                work = needed
+            if placement is None:
+                continue
+            tidy(problem, table, placement)
+            if work_done(problem, table, placement) < table.work_s - 1e-3:
+                continue
+            g, k = _usage(problem, table, placement)
+            charged = objective_value(problem, table, placement) + float(
+                np.sum(g * lg[c]) + np.sum(k * lk[c])
+            )
+            found.append((charged, placement))
+    found.sort(key=lambda x: x[0])
+    return bound, [p for _, p in found[:2]]
+
+
+def _solve_master(
+    problem: Problem,
+    columns: list[list[Column]],
+    penalties: Floats,
+    integer: bool,
+    time_limit: float,
+    start: list[int] | None = None,
+    fixed: set[int] | None = None,
+) -> tuple[Floats, Floats, Floats, Floats, float, str]:
+    """Solve the master (LP or MILP). Returns z values (flat), u, lg, lk, objective, status."""
+    import highspy
+
+    from gridshift.planner.exact import _quiet_highs
+
+    T = problem.steps
+    C = len(problem.clusters)
+    flat = [(j, col) for j, cols in enumerate(columns) for col in cols]
+    J = len(columns)
+    usage = [_usage(problem, problem.jobs[j], col.placement) for j, col in flat]
+    # Capacity rows only where something could exceed the limit.
+    g_total = np.zeros((C, T))
+    k_total = np.zeros((C, T))
+    for (_, col), (g, k) in zip(flat, usage, strict=True):
+        g_total[col.placement.cluster] += g
+        k_total[col.placement.cluster] += k
+    g_rows = np.full((C, T), -1)
+    k_rows = np.full((C, T), -1)
+    n_rows = J
+    for c in range(C):
+        for t in range(T):
+            if g_total[c, t] > problem.gpus[c]:
+                g_rows[c, t] = n_rows
+                n_rows += 1
+            if k_total[c, t] > problem.headroom_kw[c, t]:
+                k_rows[c, t] = n_rows
+                n_rows += 1
+    starts = [0]
+    index: list[int] = []
+    value: list[float] = []
+    cost: list[float] = []
+    for (j, col), (g, k) in zip(flat, usage, strict=True):
+        c = col.placement.cluster
+        rows = [j]
+        vals = [1.0]
+        steps = np.nonzero(g > 0)[0]
+        gr = g_rows[c, steps]
+        rows += gr[gr >= 0].tolist()
+        vals += g[steps][gr >= 0].tolist()
+        kr = k_rows[c, steps]
+        rows += kr[kr >= 0].tolist()
+        vals += k[steps][kr >= 0].tolist()
+        index += rows
+        value += vals
+        starts.append(len(index))
+        cost.append(col.cost)
+    for j in range(J):
+        index.append(j)
+        value.append(1.0)
+        starts.append(len(index))
+        cost.append(float(penalties[j]))
+    row_lower = np.concatenate([np.ones(J), np.full(n_rows - J, -np.inf)])
+    row_upper = np.ones(n_rows)
+    for c in range(C):
+        for t in range(T):
+            if g_rows[c, t] >= 0:
+                row_upper[g_rows[c, t]] = problem.gpus[c]
+            if k_rows[c, t] >= 0:
+                row_upper[k_rows[c, t]] = problem.headroom_kw[c, t]
+    n_col = len(cost)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.asarray(cost)
+    lower = np.zeros(n_col)
+    for i in fixed or ():
+        lower[i] = 1.0
+    lp.col_lower_ = lower
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+    lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
+    lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(flat) + [
+            highspy.HighsVarType.kContinuous
+        ] * J
+    h = _quiet_highs(highspy)
+    h.setOptionValue("time_limit", max(0.5, time_limit))
+    h.setOptionValue("mip_rel_gap", float(problem.options.mip_rel_gap))
+    h.setOptionValue("threads", 1)
+    h.passModel(lp)
+    if integer and start is not None:
+        # The first column of each job in ``start`` (e.g. the fast plan) as the incumbent.
+        x0 = np.zeros(n_col)
+        chosen = set(start)
+        for i in range(len(flat)):
+            if i in chosen:
+                x0[i] = 1.0
+        for j in range(J):
+            if not any(flat[i][0] == j for i in chosen):
+                x0[len(flat) + j] = 1.0
+        initial = highspy.HighsSolution()
+        initial.col_value = x0.tolist()
+        initial.value_valid = True
+        h.setSolution(initial)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    solution = h.getSolution()
+    x = np.asarray(solution.col_value)
+    lg = np.zeros((C, T))
+    lk = np.zeros((C, T))
+    if not integer:
+        duals = np.asarray(solution.row_dual)
+        for c in range(C):
+            for t in range(T):
+                if g_rows[c, t] >= 0:
+                    lg[c, t] = max(0.0, -duals[g_rows[c, t]])
+                if k_rows[c, t] >= 0:
+                    lk[c, t] = max(0.0, -duals[k_rows[c, t]])
+    objective = float(h.getInfo().objective_function_value)
+    return x[: len(flat)], x[len(flat) :], lg, lk, objective, status
+
+
+def _loss(problem: Problem, placements: dict[int, Placement]) -> tuple[float, ...]:
+    """Jobs left out by priority (critical first), then the objective: lower is better."""
+    left = [t.priority.rank for t in problem.jobs if t.index not in placements]
+    cost = sum(objective_value(problem, problem.jobs[j], p) for j, p in placements.items())
+    return (*(float(left.count(r)) for r in (3, 2, 1, 0)), cost)
+
+
+def _better(
+    problem: Problem, a: dict[int, Placement], b: dict[int, Placement]
+) -> dict[int, Placement]:
+    return dict(a) if _loss(problem, a) <= _loss(problem, b) else dict(b)
+
+
+def _round(problem: Problem, columns: list[list[Column]], z: Floats) -> dict[int, Placement]:
+    """An integer plan from LP values: most-used schedules first, as long as they fit."""
+    cap = Capacity(problem)
+    offsets = np.cumsum([0] + [len(c) for c in columns])
+    weight = [float(z[offsets[j] : offsets[j + 1]].max(initial=0.0)) for j in range(len(columns))]
+    order = sorted(
+        range(len(columns)), key=lambda j: (-problem.jobs[j].priority.rank, -weight[j], j)
+    )
+    out: dict[int, Placement] = {}
+    for j in order:
+        table = problem.jobs[j]
+        ranked = sorted(range(len(columns[j])), key=lambda i: -float(z[offsets[j] + i]))
+        chosen = None
+        for i in ranked:
+            p = columns[j][i].placement
+            g, k = _usage(problem, table, p)
+            c = p.cluster
+            if np.all(cap.gpus[c] >= g - 1e-9) and np.all(cap.kw[c] >= k - 1e-9):
+                chosen = p
+                break
+        if chosen is None:
+            chosen = place(problem, table, cap)
+        if chosen is not None:
+            cap.book(table, chosen)
+            out[j] = chosen
+    return out
+
+
+def solve_colgen(
+    problem: Problem, warm: dict[int, Placement], penalties: Floats
+) -> tuple[dict[int, Placement], list[int], float, str]:
+    started = time.perf_counter()
+    budget = problem.options.time_limit_s
+    J = len(problem.jobs)
+    columns: list[list[Column]] = [[] for _ in range(J)]
+    keys: list[set[tuple[Any, ...]]] = [set() for _ in range(J)]
+
+    def add(j: int, p: Placement | None) -> bool:
+        if p is None:
+            return False
+        col = _column(problem, problem.jobs[j], p)
+        if col.key in keys[j]:
+            return False
+        keys[j].add(col.key)
+        columns[j].append(col)
+        return True
+
+    for j, p in warm.items():
+        add(j, p)
+    empty = Capacity(problem)
+    for table in problem.jobs:
+        add(table.index, place(problem, table, empty))
+
+    C, T = len(problem.clusters), problem.steps
+    lg = np.zeros((C, T))
+    lk = np.zeros((C, T))
+    bound = -math.inf
+    iterations = 0
+    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - reported below
+        spent = time.perf_counter() - started
+        if spent > 0.5 * budget:
+            break
+        z_lp, _, lg, lk, _, _ = _solve_master(problem, columns, penalties, False, budget - spent)
+        limited = problem.gpus[:, None] < 10**8
+        capacity = float(
+            np.sum(np.where(limited, lg, 0.0) * np.where(limited, problem.gpus[:, None], 0))
+        )
+        finite_k = np.isfinite(problem.headroom_kw)
+        capacity += float(
+            np.sum(np.where(finite_k, lk, 0.0) * np.where(finite_k, problem.headroom_kw, 0.0))
+        )
+        total = 0.0
+        added = 0
+        for table in problem.jobs:
+            j = table.index
+            if table.interruptible:
+                best, new = _price_slots(problem, table, lg, lk)
+                for p in new:
+                    added += add(j, p)
+            else:
+                best, cand = _price_contiguous(problem, table, lg, lk)
+                added += add(j, cand)
+            total += min(float(penalties[j]), best)
+        bound = max(bound, total - capacity)
+        if added == 0:
+            break
+    spent = time.perf_counter() - started
+    flat_index = {}
+    i = 0
+    for j, cols in enumerate(columns):
+        for col in cols:
+            flat_index[(j, col.key)] = i
+            i += 1
+    start = [flat_index[(j, _column(problem, problem.jobs[j], p).key)] for j, p in warm.items()]
+    # Round the final LP: each job takes its most-used schedule that still fits, else the fast
+    # solver's best placement against what is left; then the MILP over the columns, started
+    # from the better of that and the fast plan, for the rest of the time budget.
+    z_lp, _, _, _, _, _ = _solve_master(problem, columns, penalties, False, budget - spent)
+    rounded = _round(problem, columns, z_lp)
+    chosen = _better(problem, rounded, warm)
+    for j, p in chosen.items():
+        add(j, p)
+    flat_index = {}
+    i = 0
+    for j, cols in enumerate(columns):
+        for col in cols:
+            flat_index[(j, col.key)] = i
+            i += 1
+    start = [flat_index[(j, _column(problem, problem.jobs[j], p).key)] for j, p in chosen.items()]
+    spent = time.perf_counter() - started
+    z, _, _, _, _, status = _solve_master(
+        problem, columns, penalties, True, max(0.5, budget - spent), start
+    )
+    placements: dict[int, Placement] = {}
+    flat = [(j, col) for j, cols in enumerate(columns) for col in cols]
+    for (j, col), chosen in zip(flat, z, strict=True):
+        if chosen > 0.5:
+            placements[j] = col.placement
+    placements = _better(problem, placements, chosen)
+    failed = [j for j in range(J) if j not in placements]
+    note = (
+        f"column generation: {sum(len(c) for c in columns)} schedules, {iterations} pricing "
+        f"round(s); master MILP {status}"
+    )
+    # With jobs left out, the Lagrangian bound mixes in their penalties: not reported then.
+    return placements, failed, (bound if not failed else -math.inf), note
