@@ -11,7 +11,7 @@ import click
 import typer
 
 from gridshift import __version__
-from gridshift.cli import config, demo, signals
+from gridshift.cli import bench, config, demo, signals
 from gridshift.cli.output import err_console
 from gridshift.cli.plan import plan_command
 from gridshift.domain import GridshiftError, UserError
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(signals.app, name="signals")
 app.add_typer(config.app, name="config")
+app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
 app.command("plan")(plan_command)
 

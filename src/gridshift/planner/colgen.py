@@ -443,8 +443,8 @@ def solve_colgen(
     )
     placements: dict[int, Placement] = {}
     flat = [(j, col) for j, cols in enumerate(columns) for col in cols]
-    for (j, col), chosen in zip(flat, z, strict=True):
-        if chosen > 0.5:
+    for (j, col), taken in zip(flat, z, strict=True):
+        if taken > 0.5:
             placements[j] = col.placement
     placements = _better(problem, placements, chosen)
     failed = [j for j in range(J) if j not in placements]

@@ -1,0 +1,92 @@
+"""``gridshift bench``: benchmarks on reproducible synthetic instances built from real signals."""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Annotated, Any
+
+import typer
+
+from gridshift.cli.output import console, print_json
+from gridshift.config.units import parse_duration
+from gridshift.domain import UserError
+from gridshift.planner import SOLVERS, PlannerOptions, plan
+
+app = typer.Typer(
+    help="Benchmarks of the planner (and, later, the simulator and API).", no_args_is_help=True
+)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+@app.command("plan")
+def bench_plan(
+    jobs: Annotated[int, typer.Option("--jobs", help="Number of jobs.")] = 1000,
+    clusters: Annotated[int, typer.Option("--clusters", help="Number of clusters.")] = 20,
+    horizon: Annotated[str, typer.Option("--horizon", help="Planning horizon.")] = "48h",
+    step: Annotated[str, typer.Option("--step", help="Planning step.")] = "15m",
+    solver: Annotated[str, typer.Option("--solver", help="auto | fast | exact.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Instance seed.")] = 0,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Exact solver time limit, seconds.")
+    ] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Plan a seeded synthetic instance on the bundled real signals; report time, memory, gap."""
+    if not 1 <= jobs <= 200_000:
+        raise UserError(f"--jobs {jobs} is out of range", hint="1 to 200000")
+    if not 1 <= clusters <= 200:
+        raise UserError(f"--clusters {clusters} is out of range", hint="1 to 200")
+    if solver not in SOLVERS:
+        raise UserError(f"unknown solver {solver!r}", hint=f"use one of {', '.join(SOLVERS)}")
+    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    step_s = int(parse_duration(step, field="--step"))
+    if horizon_s < step_s or horizon_s > 14 * 86400:
+        raise UserError(f"--horizon {horizon} is out of range", hint="from one step to 14d")
+    from gridshift.bench.instances import build_instance
+
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    instance = build_instance(jobs, clusters, horizon_s, step_s, seed=seed)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    result = plan(
+        instance.jobs,
+        instance.clusters,
+        instance.forecasts,
+        instance.objective,
+        instance.now,
+        solver=solver,
+        options=PlannerOptions(step_s=step_s, horizon_s=horizon_s, time_limit_s=time_limit),
+    )
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "solver": result.solver,
+        "jobs": jobs,
+        "clusters": clusters,
+        "steps": -(-horizon_s // step_s),
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(_rss_mb(), 1),
+        "objective": result.objective_value,
+        "lower_bound": result.lower_bound,
+        "gap_pct": result.gap_pct,
+        "planned": len(result.jobs),
+        "infeasible": len(result.infeasible),
+        "rss_before_plan_mb": round(rss_before, 1),
+        "instance_seconds": round(built, 3),
+        "seed": seed,
+        "start": instance.now.isoformat(),
+        "solver_note": result.note,
+    }
+    if json_out:
+        print_json(out)
+        return
+    console.print(
+        f"{result.solver} solver: {jobs} jobs x {clusters} clusters x {out['steps']} steps in "
+        f"{seconds:.2f} s, peak RSS {out['peak_rss_mb']:.0f} MB; objective "
+        f"{result.objective_value:,.2f}, lower bound {result.lower_bound or 0:,.2f} "
+        f"(gap {result.gap_pct or 0:.2f} %); {len(result.infeasible)} infeasible"
+    )
