@@ -32,6 +32,8 @@ from gridshift.domain.timeutil import to_iso
 
 Severity = Literal["info", "warning"]
 MAX_LOCATIONS = 5
+EARLIEST_S = -2208988800  # 1900-01-01T00:00:00Z
+LATEST_S = 7258118400  # 2200-01-01T00:00:00Z
 
 _ZONE_SUFFIX = r"(?:Z|z|UTC|[+-]\d\d:?\d\d)$"
 
@@ -79,6 +81,19 @@ def _times_at(times: npt.NDArray[np.int64]) -> tuple[str, ...]:
 
 def parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
     """Unix seconds (UTC) for every row, or a ``SignalDataError`` naming the bad rows."""
+    seconds = _parse_times(raw, source)
+    bad = (seconds < EARLIEST_S) | (seconds >= LATEST_S)
+    if bad.any():
+        raise SignalDataError(
+            f"{int(bad.sum())} time(s) outside 1900-2199, the range gridshift handles",
+            source=source,
+            rows=raw.rows[bad],
+            hint=f"first at {', '.join(_where(raw.rows[bad]))}",
+        )
+    return seconds
+
+
+def _parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
     times = raw.times
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         bad = times.isna().to_numpy()
@@ -89,8 +104,10 @@ def parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
                 rows=raw.rows[bad],
                 hint=f"first at {', '.join(_where(raw.rows[bad]))}",
             )
-        ns = times.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        return np.asarray(ns // 1_000_000_000, dtype=np.int64)
+        # Whatever the column's unit, go to seconds without passing through nanoseconds
+        # (which overflow after 2262).
+        naive_utc = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        return np.asarray(naive_utc.astype("datetime64[s]").astype(np.int64), dtype=np.int64)
     if pd.api.types.is_numeric_dtype(times.dtype):
         numbers = pd.to_numeric(times, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(numbers) | (np.abs(numbers) > 1e11)
@@ -143,7 +160,12 @@ def parse_values(raw: RawPoints, issues: list[Issue]) -> npt.NDArray[np.float64]
         copy=True,
     )
     if not pd.api.types.is_numeric_dtype(values.dtype):
-        text = values.astype("string").str.strip()
+        try:
+            text = values.astype("string").str.strip()
+        except (UnicodeDecodeError, ValueError, TypeError):
+            raise SignalDataError(
+                "the value column holds bytes that are not text", source=None
+            ) from None
         present = ~(text.isna() | (text == "") | text.str.lower().isin(["nan", "null", "none"]))
         non_numeric = present.to_numpy() & np.isnan(numbers)
         if non_numeric.any():

@@ -67,6 +67,7 @@ def read_csv(source: Source, label: str) -> pd.DataFrame:
         raise SignalDataError("contains NUL bytes: not a CSV file", source=label)
     if not text.strip():
         raise SignalDataError("the file is empty", source=label)
+    _check_field_counts(text, label)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -74,6 +75,7 @@ def read_csv(source: Source, label: str) -> pd.DataFrame:
             keep_default_na=False,
             skip_blank_lines=True,
             on_bad_lines="error",
+            index_col=False,  # never guess an index column: rows longer than the header fail
             engine="c",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
@@ -83,6 +85,23 @@ def read_csv(source: Source, label: str) -> pd.DataFrame:
     if len(set(frame.columns)) != len(frame.columns):
         raise SignalDataError("the header repeats a column name", source=label)
     return frame
+
+
+def _check_field_counts(text: str, label: str) -> None:
+    """Refuse rows with more fields than the header (pandas would shift or drop them)."""
+    try:
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, [])
+        for line, row in enumerate(reader, start=2):
+            if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
+                raise SignalDataError(
+                    f"row {line} has {len(row)} fields but the header has {len(header)}",
+                    source=label,
+                    rows=[line],
+                    hint="check the delimiter and quoting of that row",
+                )
+    except csv.Error as exc:
+        raise SignalDataError(f"not a readable CSV file ({exc})", source=label) from None
 
 
 def rows_of(frame: pd.DataFrame) -> npt.NDArray[np.int64]:

@@ -112,8 +112,8 @@ def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
     times: Any = frame[time_col]
     if options.timezone:
         times = localise(frame[time_col], options.timezone, label)
-    elif frame[time_col].str.strip().str.fullmatch(r"-?\d+(\.\d+)?").all():
-        times = pd.to_numeric(frame[time_col])
+    elif frame[time_col].str.strip().str.fullmatch(r"-?[0-9]+(\.[0-9]+)?").all():
+        times = pd.to_numeric(frame[time_col], errors="coerce").astype("float64")
     return RawPoints(
         times=times,
         values=frame[value_col],
