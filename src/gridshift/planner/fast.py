@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.domain import Priority
+from gridshift.planner import batch
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import Placement, resumes, tidy, work_done
 
@@ -333,33 +334,65 @@ def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> li
 MAX_VICTIMS = 24
 
 
+def _span(placement: Placement) -> tuple[int, int]:
+    steps = np.nonzero(placement.active())[0]
+    return (int(steps[0]), int(steps[-1])) if len(steps) else (0, -1)
+
+
+REPAIR_BUDGET = 4000  # placements the repair may try per pass (it scales with failures)
+
+
 def _repair(
     problem: Problem, cap: Capacity, placements: dict[int, Placement], failed: list[int]
 ) -> list[int]:
     """Make room for each job that found none by moving flexible work of equal or lower
     priority out of its way: take the overlapping jobs off (up to ``MAX_VICTIMS``, most
     slack first), place the failed job, put them back anywhere they fit. Kept only if everyone
-    is placed again; otherwise everything is restored as it was."""
+    is placed again; otherwise everything is restored as it was. Higher priority is repaired
+    first; the effort is bounded by ``REPAIR_BUDGET`` placements."""
+    J = len(problem.jobs)
+    rank = np.array([t.priority.rank for t in problem.jobs])
+    slack = np.array([t.job.slack_s for t in problem.jobs])
+    movable = np.array([t.running_on is None for t in problem.jobs]) & (
+        rank < Priority.CRITICAL.rank
+    )
+    cl = np.full(J, -1)
+    first = np.zeros(J, dtype=np.int64)
+    last = np.full(J, -1, dtype=np.int64)
+
+    def mark(v: int, p: Placement | None) -> None:
+        if p is None:
+            cl[v], first[v], last[v] = -1, 0, -1
+        else:
+            cl[v] = p.cluster
+            first[v], last[v] = _span(p)
+
+    for v, p in placements.items():
+        mark(v, p)
+    budget = REPAIR_BUDGET
     still: list[int] = []
-    for j in sorted(failed, key=lambda j: (-problem.jobs[j].priority.rank, j)):
+    for j in sorted(failed, key=lambda j: (-rank[j], j)):
         table = problem.jobs[j]
+        if budget <= 0:
+            still.append(j)
+            continue
         lo, hi = table.release, table.deadline
-        victims = []
-        for v, p in placements.items():
-            other = problem.jobs[v]
-            if (
-                table.allowed[p.cluster]
-                and other.priority.rank <= table.priority.rank
-                and other.priority is not Priority.CRITICAL
-                and other.running_on is None
-                and p.active()[lo:hi].any()
-            ):
-                victims.append(v)
-        victims.sort(key=lambda v: (-problem.jobs[v].job.slack_s, v))
+        placed = cl >= 0
+        mask = (
+            placed
+            & table.allowed[np.maximum(cl, 0)]
+            & (rank <= rank[j])
+            & movable
+            & (first < hi)
+            & (last >= lo)
+        )
+        candidates = np.nonzero(mask)[0]
+        victims = [int(v) for v in candidates[np.argsort(-slack[candidates], kind="stable")]]
         victims = victims[:MAX_VICTIMS]
         if not victims:
             still.append(j)
             continue
+        budget -= len(victims) + 1
         saved = {v: placements.pop(v) for v in victims}
         for v, p in saved.items():
             cap.book(problem.jobs[v], p, sign=-1.0)
@@ -378,6 +411,9 @@ def _repair(
         if ok and mine is not None:
             placements[j] = mine
             placements.update(moved)
+            mark(j, mine)
+            for v, p in moved.items():
+                mark(v, p)
             continue
         # Roll back.
         for v, p in moved.items():
@@ -391,39 +427,69 @@ def _repair(
     return still
 
 
+def _propose(
+    problem: Problem, tables: list[JobTable], cap: Capacity, prefix: Floats
+) -> dict[int, Placement | None]:
+    """Batch proposals for the jobs the vectorised path handles (others are absent)."""
+    proposals: dict[int, Placement | None] = {}
+    windows = [t for t in tables if batch.batchable(t) and not t.interruptible]
+    slots = [t for t in tables if batch.batchable(t) and t.interruptible]
+    if windows:
+        found = batch.propose_windows(problem, windows, cap.gpus, cap.kw, prefix)
+        proposals.update({t.index: p for t, p in zip(windows, found, strict=True)})
+    if slots:
+        found_slots = batch.propose_slots(problem, slots, cap.gpus, cap.kw)
+        proposals.update({t.index: p for t, p in zip(slots, found_slots, strict=True)})
+    return proposals
+
+
+REPROPOSE_ROUNDS = 3
+
+
 def _pass(problem: Problem, sequence: list[int]) -> tuple[dict[int, Placement], list[int]]:
+    """One pass in order. Each batch gets vectorised proposals against the capacity at its
+    start; proposals are committed in order while they still fit; the ones that lost their
+    room to an earlier job are proposed again (a few rounds), then placed one at a time."""
     cap = Capacity(problem)
     placements: dict[int, Placement] = {}
     failed: list[int] = []
-    for j in sequence:
+    prefix = _cost_prefix(problem)
+
+    def one_at_a_time(j: int) -> None:
         table = problem.jobs[j]
         placement = place(problem, table, cap)
         if placement is None:
             failed.append(j)
-            continue
-        cap.book(table, placement)
-        placements[j] = placement
+        else:
+            cap.book(table, placement)
+            placements[j] = placement
+
+    for first in range(0, len(sequence), batch.BATCH):
+        pending = sequence[first : first + batch.BATCH]
+        proposals = _propose(problem, [problem.jobs[j] for j in pending], cap, prefix)
+        for round_ in range(REPROPOSE_ROUNDS + 1):
+            retry: list[int] = []
+            for j in pending:
+                table = problem.jobs[j]
+                placement = proposals.get(j)
+                if placement is not None and batch.fits(
+                    problem, table, placement, cap.gpus, cap.kw
+                ):
+                    cap.book(table, placement)
+                    placements[j] = placement
+                elif placement is not None and round_ < REPROPOSE_ROUNDS:
+                    retry.append(j)
+                else:
+                    one_at_a_time(j)
+            if not retry:
+                break
+            pending = retry
+            proposals = _propose(problem, [problem.jobs[j] for j in pending], cap, prefix)
     if failed:
         failed = _repair(problem, cap, placements, failed)
     return placements, failed
 
 
 def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
-    """Placements by job index, and the jobs that found no room.
-
-    If the first pass leaves jobs out, a second pass places them first within their priority
-    class; the pass that leaves out less (by priority, then by count) is kept.
-    """
-    sequence = order(problem)
-    placements, failed = _pass(problem, sequence)
-    if not failed:
-        return placements, failed
-    again, failed_again = _pass(problem, _failed_first(problem, sequence, set(failed)))
-
-    def loss(left_out: list[int]) -> tuple[int, ...]:
-        ranks = [problem.jobs[j].priority.rank for j in left_out]
-        return tuple(-ranks.count(r) for r in (3, 2, 1, 0))
-
-    if loss(failed_again) > loss(failed):
-        return again, failed_again
-    return placements, failed
+    """Placements by job index, and the jobs that found no room."""
+    return _pass(problem, order(problem))

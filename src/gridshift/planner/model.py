@@ -192,31 +192,57 @@ def _gpu_options(job: Job) -> list[int]:
     return sorted(options)
 
 
-def build_modes(job: Job, clusters: Sequence[Cluster], options: PlannerOptions) -> list[Mode]:
+@dataclass(frozen=True)
+class ClusterArrays:
+    """Per-cluster numbers the modes need, as arrays (computed once per problem)."""
+
+    max_w: Floats
+    min_cap_w: Floats
+    pue: Floats
+    capping: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, clusters: Sequence[Cluster]) -> ClusterArrays:
+        return cls(
+            max_w=np.array([c.gpu_power.max_w for c in clusters]),
+            min_cap_w=np.array([_min_cap_w(c) for c in clusters]),
+            pue=np.array([c.pue for c in clusters]),
+            capping=np.array(
+                [bool(c.executor_options.get("power_capping", True)) for c in clusters]
+            ),
+        )
+
+
+def build_modes(
+    job: Job,
+    clusters: Sequence[Cluster],
+    options: PlannerOptions,
+    arrays: ClusterArrays | None = None,
+) -> list[Mode]:
     """Every (GPU count, cap) the job may run at, with its rate and power on each cluster."""
+    arrays = arrays or ClusterArrays.of(clusters)
     caps: list[float | None] = [None]
     if job.priority is not Priority.CRITICAL:
         caps += list(options.cap_ratios)
+    if job.watts_per_gpu is not None:
+        natural = np.minimum(job.watts_per_gpu, arrays.max_w)
+    else:
+        natural = NATURAL_DRAW_FRACTION * arrays.max_w
     modes = []
     for gpus in _gpu_options(job):
         speed = elastic_speedup(gpus, job.gpus)
         for ratio in caps:
-            thr = 1.0 if ratio is None else capped_throughput(ratio)
-            gpu_w = np.empty(len(clusters))
-            cap_w = np.full(len(clusters), np.nan)
-            for c, cluster in enumerate(clusters):
-                natural = _natural_w(job, cluster)
-                if ratio is None:
-                    gpu_w[c] = natural
-                    continue
+            if ratio is None:
+                gpu_w = natural
+                cap_w = np.full(len(clusters), np.nan)
+                thr = 1.0
+            else:
                 cap = ratio * natural
-                ok = cap >= _min_cap_w(cluster) and cluster.executor_options.get(
-                    "power_capping", True
-                )
-                gpu_w[c] = min(cap, natural) if ok else np.nan
-                cap_w[c] = cap if ok else np.nan
-            pue = np.array([cl.pue for cl in clusters])
-            kw = gpus * gpu_w * pue / 1000.0
+                ok = (cap >= arrays.min_cap_w) & arrays.capping
+                gpu_w = np.where(ok, np.minimum(cap, natural), np.nan)
+                cap_w = np.where(ok, cap, np.nan)
+                thr = capped_throughput(ratio)
+            kw = gpus * gpu_w * arrays.pue / 1000.0
             modes.append(Mode(gpus, ratio, speed * thr, gpu_w, kw, cap_w))
     return modes
 
@@ -272,10 +298,13 @@ def build_problem(
     headroom = np.vstack([c.power_cap.kw_at(times) for c in clusters]) - idle_kw[:, None]
 
     names = {c.name: i for i, c in enumerate(clusters)}
+    arrays = ClusterArrays.of(clusters)
+    zones = np.array([c.zone for c in clusters])
+    gpu_types = np.array([c.gpu_type.upper() for c in clusters])
     tables: list[JobTable] = []
     horizon_end = t0 + timedelta(seconds=steps * step_s)
     for j, job in enumerate(jobs):
-        modes = build_modes(job, clusters, options)
+        modes = build_modes(job, clusters, options, arrays)
         release_s = max(0.0, (job.release - t0).total_seconds())
         release = math.ceil(release_s / step_s - 1e-9)
         deadline = math.floor((job.deadline - t0).total_seconds() / step_s + 1e-9)
