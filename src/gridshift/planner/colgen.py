@@ -35,7 +35,14 @@ import numpy.typing as npt
 from gridshift.domain import Priority
 from gridshift.planner.fast import Capacity, place
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
+from gridshift.planner.schedule import (
+    Placement,
+    objective_value,
+    plan_loss,
+    resumes,
+    tidy,
+    work_done,
+)
 
 Floats = npt.NDArray[np.float64]
 MAX_ITERATIONS = 12
@@ -315,17 +322,10 @@ def _solve_master(
     return x[: len(flat)], x[len(flat) :], lg, lk, objective, status
 
 
-def _loss(problem: Problem, placements: dict[int, Placement]) -> tuple[float, ...]:
-    """Jobs left out by priority (critical first), then the objective: lower is better."""
-    left = [t.priority.rank for t in problem.jobs if t.index not in placements]
-    cost = sum(objective_value(problem, problem.jobs[j], p) for j, p in placements.items())
-    return (*(float(left.count(r)) for r in (3, 2, 1, 0)), cost)
-
-
 def _better(
     problem: Problem, a: dict[int, Placement], b: dict[int, Placement]
 ) -> dict[int, Placement]:
-    return dict(a) if _loss(problem, a) <= _loss(problem, b) else dict(b)
+    return dict(a) if plan_loss(problem, a) <= plan_loss(problem, b) else dict(b)
 
 
 def _round(problem: Problem, columns: list[list[Column]], z: Floats) -> dict[int, Placement]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
@@ -82,8 +83,15 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
             infeasible.append(Infeasible(table.job.id, why))
     chosen = choose_solver(problem, solver)
     sub = _restrict(problem, plannable)
+    if solver == "auto" and chosen == "exact":
+        # auto stays interactive: the exact solver gets a short budget on top of the fast plan.
+        sub.options = replace(sub.options, time_limit_s=min(sub.options.time_limit_s, 2.0))
     gap_note = None
-    if chosen == "exact":
+    if not plannable:
+        placements_sub: dict[int, Placement] = {}
+        failed_sub: list[int] = []
+        bound: float | None = 0.0
+    elif chosen == "exact":
         from gridshift.planner.exact import solve_exact
 
         warm, _ = solve_fast(sub)

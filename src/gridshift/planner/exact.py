@@ -31,7 +31,7 @@ import numpy as np
 
 from gridshift.domain import InternalError, Priority
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, tidy
+from gridshift.planner.schedule import Placement, plan_loss, tidy
 
 _PRIORITY_WEIGHT = {
     Priority.LOW: 1.0,
@@ -109,6 +109,13 @@ def _full_model_size(problem: Problem) -> int:
     return size
 
 
+def _penalty(problem: Problem, table: JobTable, big: float) -> float:
+    """The cost of leaving a job out: by priority, and among equals a little more for an
+    earlier deadline, so that scarcity drops what the fast solver's order would drop."""
+    urgency = 1.0 + 1e-3 * (problem.steps - table.deadline) / max(problem.steps, 1)
+    return big * _PRIORITY_WEIGHT[table.priority] * urgency
+
+
 def _standalone_scale(problem: Problem) -> float:
     """A cost larger than any job's energy cost, for the penalty of leaving a job unplanned."""
     worst = 0.0
@@ -152,7 +159,7 @@ def solve_exact(
     if _full_model_size(problem) > FULL_MODEL_LIMIT:
         from gridshift.planner.colgen import solve_colgen
 
-        penalties = np.array([big * _PRIORITY_WEIGHT[t.priority] for t in problem.jobs])
+        penalties = np.array([_penalty(problem, t, big) for t in problem.jobs])
         return solve_colgen(problem, warm or {}, penalties)
     b = _Builder()
     # Shared rows: GPU and kW capacity per (cluster, step).
@@ -173,7 +180,7 @@ def solve_exact(
     start_cols: dict[tuple[int, int], int] = {}
     warm = warm or {}
     for table in problem.jobs:
-        penalty = big * _PRIORITY_WEIGHT[table.priority]
+        penalty = _penalty(problem, table, big)
         if table.interruptible:
             _add_interruptible(
                 problem,
@@ -226,15 +233,9 @@ def solve_exact(
     h.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
     h.setOptionValue("random_seed", int(opts.seed))
     h.setOptionValue("threads", 1)
+    # No MIP start: with one, HiGHS 1.16 was seen to declare a wrong optimum and keep the start.
+    # The fast plan is compared afterwards instead, and the better one is returned.
     h.passModel(lp)
-    if warm:
-        start = _warm_start(
-            problem, warm, n_col, patterns, slots, cluster_cols, unplanned, start_cols
-        )
-        solution = highspy.HighsSolution()
-        solution.col_value = start.tolist()
-        solution.value_valid = True
-        h.setSolution(solution)
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
@@ -262,31 +263,29 @@ def solve_exact(
     for j, (col_base, count) in cluster_cols.items():
         values = x[col_base : col_base + count]
         chosen[j] = int(np.argmax(values))
-    runs_on: dict[int, set[tuple[int, int]]] = {}
-    shares: dict[tuple[int, int, int], list[tuple[float, int]]] = {}
+    cells: dict[int, list[_Slot]] = {}
     for col, slot in slots.items():
-        if slot.mode < 0 and x[col] > 0.5:
-            runs_on.setdefault(slot.job, set()).add((slot.cluster, slot.step))
-        elif slot.mode >= 0 and x[col] > 1e-6:
-            shares.setdefault((slot.job, slot.cluster, slot.step), []).append((x[col], slot.mode))
-    for j, cells in runs_on.items():
+        if x[col] > 0.5 and x[unplanned[slot.job]] < 0.5:
+            cells.setdefault(slot.job, []).append(slot)
+    for j, taken in cells.items():
         table = problem.jobs[j]
-        clusters = {c for c, _ in cells}
+        clusters = {s.cluster for s in taken}
         c = clusters.pop() if len(clusters) == 1 else chosen.get(j, min(clusters))
         frac = np.zeros(T)
         mode = np.full(T, -1, dtype=np.int64)
-        rates = [m.rate for m in table.modes]
-        for cc, t in cells:
-            if cc != c:
-                continue
-            used = shares.get((j, cc, t), [])
-            frac[t] = 1.0
-            # Steps that mix modes run at the fastest of them: the work is then at least the
-            # model's, and tidy() trims any excess at the end.
-            mode[t] = max((m for _, m in used), key=lambda m: rates[m]) if used else 0
+        for cell in taken:
+            if cell.cluster == c:
+                frac[cell.step] = 1.0
+                mode[cell.step] = cell.mode
         placement = Placement(j, c, frac, mode)
         tidy(problem, table, placement)
         placements[j] = placement
+    from gridshift.planner.fast import polish
+
+    polish(problem, placements)
+    if warm and plan_loss(problem, warm) < plan_loss(problem, placements):
+        placements = dict(warm)
+        note += "; the fast plan was better and stands"
     failed = [t.index for t in problem.jobs if t.index not in placements]
     # The dual bound includes the penalty of unplanned jobs; take it out.
     paid = float(sum(float(x[col]) * b.cost[col] for col in unplanned.values()))
@@ -374,19 +373,20 @@ def _add_interruptible(
     penalty: float,
     start_cols: dict[tuple[int, int], int],
 ) -> None:
-    """Binary ``r[c, t]`` (runs on c in step t), continuous mode shares ``v[c, t, m]`` summing
-    to ``r``, starts ``s[t]`` tied to ``r`` by ``s[t] >= r[t] - r[t-1]``, ``s[t] <= r[t]`` and
-    ``s[t] + r[t-1] <= 1`` (tight for binary r), and ``r[c, t] <= y[c]`` for the one cluster."""
+    """Binary ``w[c, t, m]`` (runs on c in step t in mode m); ``run[t] = sum_{c,m} w <= 1``;
+    starts ``s[t]`` tied to the runs by ``s[t] >= run[t] - run[t-1]``, ``s[t] <= run[t]`` and
+    ``s[t] + run[t-1] <= 1`` (tight for binary runs); ``w[c, ., .] <= y[c]`` for one cluster;
+    a binary ``u`` leaves the job out whole (never part of it)."""
     opts = problem.options
     steps = list(range(table.release, table.deadline))
     rate0 = table.modes[0].rate
     overhead_work = table.overhead_s * rate0
     running = 1.0 if table.running_on is not None else 0.0
-    # work: sum(v*rate*step) - overhead_work*sum(s) + W*u >= W - overhead_work*(1 - running)
+    # work: sum(w*rate*step) - overhead_work*sum(s) + W*u >= W - overhead_work*(1 - running)
     work_row = b.row(table.work_s - overhead_work * (1 - running), np.inf)
-    step_rows = {t: b.row(-np.inf, 1.0) for t in steps}  # sum_c r[c,t] <= 1
-    start_lo = {t: b.row(-running if t == 0 else 0.0, np.inf) for t in steps}  # s - r + r_prev
-    start_hi = {t: b.row(0.0, np.inf) for t in steps}  # r[t] - s[t] >= 0
+    step_rows = {t: b.row(-np.inf, 1.0) for t in steps}  # run[t] <= 1
+    start_lo = {t: b.row(-running if t == 0 else 0.0, np.inf) for t in steps}  # s - run + prev
+    start_hi = {t: b.row(0.0, np.inf) for t in steps}  # run[t] - s[t] >= 0
     start_prev = {t: b.row(-np.inf, 1.0 - (running if t == 0 else 0.0)) for t in steps}
     allowed = [int(i) for i in np.nonzero(table.allowed)[0]]
     multi = len(allowed) > 1
@@ -394,7 +394,7 @@ def _add_interruptible(
     if multi:
         choose_row = b.row(-np.inf, 1.0)
         base = len(b.cost)
-        y_rows = {(c, t): b.row(0.0, np.inf) for c in allowed for t in steps}  # y - r >= 0
+        y_rows = {(c, t): b.row(0.0, np.inf) for c in allowed for t in steps}  # y - run_c >= 0
         for c in allowed:
             b.col(
                 0.0,
@@ -405,29 +405,19 @@ def _add_interruptible(
         cluster_cols[table.index] = (base, len(allowed))
         pick = y_rows
     for c in allowed:
-        usable = [
-            (m, mode)
-            for m, mode in enumerate(table.modes)
-            if np.isfinite(mode.kw[c]) and mode.gpus <= problem.gpus[c]
-        ]
-        if not usable:
-            continue
-        for t in steps:
-            share_row = b.row(0.0, 0.0)  # sum_m v[c,t,m] - r[c,t] = 0
-            rows = [step_rows[t], start_lo[t], start_hi[t], share_row]
-            vals = [1.0, -1.0, 1.0, -1.0]
-            if t + 1 in start_lo:
-                rows += [start_lo[t + 1], start_prev[t + 1]]
-                vals += [1.0, 1.0]
-            if multi:
-                rows.append(pick[(c, t)])
-                vals.append(-1.0)
-            col = b.col(1e-9 * t, rows, vals, integer=True)
-            slots[col] = _Slot(table.index, c, t, -1)
-            for m, mode in usable:
-                kw = float(mode.kw[c])
-                rows = [share_row, work_row]
-                vals = [1.0, mode.rate * problem.step_s]
+        for m, mode in enumerate(table.modes):
+            kw = float(mode.kw[c])
+            if not np.isfinite(kw) or mode.gpus > problem.gpus[c]:
+                continue
+            for t in steps:
+                rows = [work_row, step_rows[t], start_lo[t], start_hi[t]]
+                vals = [mode.rate * problem.step_s, 1.0, -1.0, 1.0]
+                if t + 1 in start_lo:
+                    rows += [start_lo[t + 1], start_prev[t + 1]]
+                    vals += [1.0, 1.0]
+                if multi:
+                    rows.append(pick[(c, t)])
+                    vals.append(-1.0)
                 if gpu_row[c, t] >= 0:
                     rows.append(int(gpu_row[c, t]))
                     vals.append(float(mode.gpus))
@@ -437,8 +427,8 @@ def _add_interruptible(
                 cost = float(problem.cost[c, t]) * kw * problem.step_h
                 if table.running_on is not None and t == 0:
                     cost *= 1 - opts.switching_cost_pct / 100
-                share = b.col(cost, rows, vals)
-                slots[share] = _Slot(table.index, c, t, m)
+                col = b.col(cost + 1e-9 * t, rows, vals, integer=True)
+                slots[col] = _Slot(table.index, c, t, m)
     for t in steps:
         start_cols[(table.index, t)] = b.col(
             0.0,
@@ -446,52 +436,4 @@ def _add_interruptible(
             [1.0, -1.0, 1.0, -overhead_work],
             hi=1.0,
         )
-    unplanned[table.index] = b.col(penalty, [work_row], [table.work_s])
-
-
-def _warm_start(
-    problem: Problem,
-    warm: dict[int, Placement],
-    n_col: int,
-    patterns: dict[int, _Pattern],
-    slots: dict[int, _Slot],
-    cluster_cols: dict[int, tuple[int, int]],
-    unplanned: dict[int, int],
-    start_cols: dict[tuple[int, int], int],
-) -> np.ndarray:
-    """The fast plan as a full column vector of this model."""
-    x = np.zeros(n_col)
-    placed_patterns: set[int] = set()
-    for col, pat in patterns.items():
-        p = warm.get(pat.job)
-        if p is None or pat.job in placed_patterns or p.cluster != pat.cluster:
-            continue
-        first = int(np.nonzero(p.active())[0][0])
-        if first == pat.start and int(p.mode[first]) == pat.mode:
-            x[col] = 1.0
-            placed_patterns.add(pat.job)
-    for col, slot in slots.items():
-        p = warm.get(slot.job)
-        if p is None or p.cluster != slot.cluster or not p.active()[slot.step]:
-            continue
-        if slot.mode < 0 or int(p.mode[slot.step]) == slot.mode:
-            x[col] = 1.0
-    for (j, t), col in start_cols.items():
-        p = warm.get(j)
-        if p is None:
-            continue
-        active = p.active()
-        before = bool(active[t - 1]) if t > 0 else problem.jobs[j].running_on is not None
-        x[col] = 1.0 if active[t] and not before else 0.0
-    for j, (base, _count) in cluster_cols.items():
-        p = warm.get(j)
-        if p is None:
-            continue
-        allowed = [int(i) for i in np.nonzero(problem.jobs[j].allowed)[0]]
-        if p.cluster in allowed:
-            x[base + allowed.index(p.cluster)] = 1.0
-    for j, col in unplanned.items():
-        table = problem.jobs[j]
-        if j not in warm or (not table.interruptible and j not in placed_patterns):
-            x[col] = 1.0
-    return x
+    unplanned[table.index] = b.col(penalty, [work_row], [table.work_s], integer=True)

@@ -83,15 +83,15 @@ def reason(problem: Problem, table: JobTable, placement: Placement, planned: Out
     baseline_carbon = _mean_over(carbon, now_placement)
     if problem.objective.mode is not ObjectiveMode.COST:
         signal_bits.append(
-            f"{cluster.zone} carbon {planned_carbon:.0f} vs {baseline_carbon:.0f} g/kWh at release"
+            f"{cluster.zone} carbon {planned_carbon:.0f} g/kWh (run-now {baseline_carbon:.0f})"
         )
     if problem.objective.mode is not ObjectiveMode.CARBON and cluster.tariff.needs_price_signal:
         signal_bits.append(
-            f"price ${_mean_over(usd_mwh, placement):.0f} vs "
-            f"${_mean_over(usd_mwh, now_placement):.0f}/MWh"
+            f"price ${_mean_over(usd_mwh, placement):.0f}/MWh "
+            f"(run-now ${_mean_over(usd_mwh, now_placement):.0f})"
         )
     if signal_bits:
-        parts.append("when " + " and ".join(signal_bits))
+        parts.append("averaging " + " and ".join(signal_bits) + " over its run")
     allowed = int(table.allowed.sum())
     if allowed > 1:
         parts.append(f"cheapest of {allowed} allowed clusters ({cluster.zone})")
@@ -114,8 +114,9 @@ def reason(problem: Problem, table: JobTable, placement: Placement, planned: Out
             parts.append(f"elastic: runs on {gpu_counts[0]} GPUs")
     k = resumes(table, placement)
     if k:
+        n_runs = len(runs(placement.active()))
         parts.append(
-            f"in {len(runs(placement.active()))} segments ({k} resume(s), "
+            f"in {n_runs} run{'s' if n_runs != 1 else ''} ({k} resume(s), "
             f"+{_hours(k * table.overhead_s)} checkpoint overhead)"
         )
     # Savings against run-now.
@@ -125,7 +126,10 @@ def reason(problem: Problem, table: JobTable, placement: Placement, planned: Out
         parts.append("no saving available against run-now")
     else:
         carbon_part = f"{'saves' if d_kg >= 0 else 'adds'} {abs(d_kg):.1f} kg CO2"
-        cost_part = f"{'saves' if d_usd >= 0 else 'costs'} ${abs(d_usd):.2f}"
+        if (d_kg >= 0) == (d_usd >= 0):
+            cost_part = f"${abs(d_usd):.2f}"
+        else:
+            cost_part = f"{'saves' if d_usd >= 0 else 'costs'} ${abs(d_usd):.2f}"
         parts.append(f"{carbon_part} and {cost_part} against run-now")
     slack_s = (table.deadline - finish_step(placement)) * problem.step_s
     if table.beyond_horizon:
@@ -171,14 +175,15 @@ def precheck(problem: Problem, table: JobTable) -> str | None:
         return f"earliest possible finish {_hm(finish)} is after the deadline {_hm(job.deadline)}"
     if table.release >= problem.steps:
         return "its earliest start is after the planning horizon"
-    mode = table.modes[0]
     heads = problem.headroom_kw[table.allowed].max(axis=1)
-    kws = mode.kw[table.allowed]
+    kws = np.array([m.kw[table.allowed] for m in table.modes])  # [M, A]
+    kws = np.where(np.isfinite(kws), kws, np.inf).min(axis=0)
     if np.all(kws > heads):
         i = int(np.argmax(heads))
         name = allowed[i].name
         return (
-            f"needs {kws[i]:.1f} kW at {job.gpus} GPUs; the site limit of {name} leaves "
+            f"needs at least {kws[i]:.1f} kW (its least-power mode); the site limit of {name} "
+            "leaves "
             f"{heads[i]:.1f} kW after its idle draw"
         )
     return None
@@ -186,7 +191,7 @@ def precheck(problem: Problem, table: JobTable) -> str | None:
 
 def no_room(problem: Problem, table: JobTable) -> str:
     names = ", ".join(c.name for c, ok in zip(problem.clusters, table.allowed, strict=True) if ok)
-    kind = "contiguous window" if not table.interruptible else "enough steps"
+    kind = "contiguous window" if not table.interruptible else "set of steps"
     return (
         f"no {kind} with {table.job.gpus} free GPUs for {_hours(table.work_s)} on {names} "
         f"before its deadline {_hm(table.job.deadline)}: capacity is held by work of equal or "

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from gridshift.domain import Priority
 from gridshift.planner import batch
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, resumes, tidy, work_done
+from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
 
 Floats = npt.NDArray[np.float64]
 TIE = 1e-9  # prefer earlier starts among equal costs
@@ -54,20 +54,9 @@ def order(problem: Problem) -> list[int]:
     return [t.index for t in sorted(problem.jobs, key=key)]
 
 
-_PREFIX: dict[int, Floats] = {}
-
-
 def _cost_prefix(problem: Problem) -> Floats:
-    """Prefix sums of the cost table, once per problem."""
-    key = id(problem.cost)
-    cached = _PREFIX.get(key)
-    if cached is None or cached.shape[1] != problem.steps + 1:
-        _PREFIX.clear()
-        cached = np.concatenate(
-            [np.zeros((len(problem.clusters), 1)), np.cumsum(problem.cost, axis=1)], axis=1
-        )
-        _PREFIX[key] = cached
-    return cached
+    """Prefix sums of the cost table along the steps (computed with the problem)."""
+    return problem.cost_prefix
 
 
 class Capacity:
@@ -276,7 +265,8 @@ def _slots_estimate(problem: Problem, table: JobTable, cap: Capacity) -> Floats:
     fits = need <= free.sum(axis=1) + 1e-9
     whole = np.minimum(whole, hi - lo)
     nxt = ordered[np.arange(len(cs)), np.minimum(whole, hi - lo - 1)]
-    part = np.where(need - whole > 1e-9, (need - whole) * nxt, 0.0)
+    with np.errstate(invalid="ignore"):
+        part = np.where(need - whole > 1e-9, (need - whole) * nxt, 0.0)
     estimate[cs] = np.where(fits, csum[np.arange(len(cs)), whole] + part, np.inf)
     return estimate
 
@@ -490,6 +480,36 @@ def _pass(problem: Problem, sequence: list[int]) -> tuple[dict[int, Placement], 
     return placements, failed
 
 
+POLISH_MAX_JOBS = 2000
+
+
+def polish(problem: Problem, placements: dict[int, Placement]) -> None:
+    """Run each interruptible job as one contiguous window instead where that is cheaper
+    against the capacity the others leave (a window has no resumes and only its own last
+    part-step, so the slot greedy's rounding can lose to it)."""
+    cap = Capacity(problem)
+    for j, p in placements.items():
+        cap.book(problem.jobs[j], p)
+    for j in sorted(placements):
+        table = problem.jobs[j]
+        if not table.interruptible or table.running_on is not None:
+            continue  # a running job's window would have to start now; the greedy knew that
+        current = placements[j]
+        cap.book(table, current, sign=-1.0)
+        alternative = _window(problem, table, cap, fixed_start=None)
+        if (
+            alternative is not None
+            and objective_value(problem, table, alternative)
+            < objective_value(problem, table, current) - 1e-9
+        ):
+            current = alternative
+        cap.book(table, current)
+        placements[j] = current
+
+
 def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
     """Placements by job index, and the jobs that found no room."""
-    return _pass(problem, order(problem))
+    placements, failed = _pass(problem, order(problem))
+    if len(problem.jobs) <= POLISH_MAX_JOBS:
+        polish(problem, placements)
+    return placements, failed

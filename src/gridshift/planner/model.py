@@ -131,6 +131,13 @@ class Problem:
     objective: Objective
     options: PlannerOptions
     zone_notes: dict[str, str] = field(default_factory=dict)
+    cost_prefix: Floats = field(default_factory=lambda: np.zeros((0, 1)))
+
+    def __post_init__(self) -> None:
+        if self.cost_prefix.shape != (self.cost.shape[0], self.cost.shape[1] + 1):
+            self.cost_prefix = np.concatenate(
+                [np.zeros((self.cost.shape[0], 1)), np.cumsum(self.cost, axis=1)], axis=1
+            )
 
     @property
     def steps(self) -> int:
@@ -189,7 +196,9 @@ def _gpu_options(job: Job) -> list[int]:
         if lo < n < hi:
             options.add(n)
         n *= 2
-    return sorted(options)
+    # Mode 0 is always the requested GPU count, uncapped: the run-now counterfactual, critical
+    # and running work use it.
+    return [job.gpus, *sorted(options - {job.gpus})]
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,7 @@ def build_modes(
     clusters: Sequence[Cluster],
     options: PlannerOptions,
     arrays: ClusterArrays | None = None,
+    first_gpus: int | None = None,
 ) -> list[Mode]:
     """Every (GPU count, cap) the job may run at, with its rate and power on each cluster."""
     arrays = arrays or ClusterArrays.of(clusters)
@@ -229,7 +239,10 @@ def build_modes(
     else:
         natural = NATURAL_DRAW_FRACTION * arrays.max_w
     modes = []
-    for gpus in _gpu_options(job):
+    counts = _gpu_options(job)
+    if first_gpus is not None and first_gpus in counts:
+        counts = [first_gpus] + [g for g in counts if g != first_gpus]
+    for gpus in counts:
         speed = elastic_speedup(gpus, job.gpus)
         for ratio in caps:
             if ratio is None:
@@ -304,18 +317,16 @@ def build_problem(
     tables: list[JobTable] = []
     horizon_end = t0 + timedelta(seconds=steps * step_s)
     for j, job in enumerate(jobs):
-        modes = build_modes(job, clusters, options, arrays)
+        run = running.get(job.id)
+        modes = build_modes(job, clusters, options, arrays, run.gpus if run else None)
         release_s = max(0.0, (job.release - t0).total_seconds())
         release = math.ceil(release_s / step_s - 1e-9)
         deadline = math.floor((job.deadline - t0).total_seconds() / step_s + 1e-9)
         beyond = deadline > steps
         deadline = min(deadline, steps)
-        allowed = np.array([(not job.zones or cl.zone in job.zones) for cl in clusters], dtype=bool)
+        allowed = np.isin(zones, job.zones) if job.zones else np.ones(C, dtype=bool)
         if job.gpu_type:
-            allowed &= np.array(
-                [cl.gpu_type.upper() == job.gpu_type.upper() for cl in clusters], dtype=bool
-            )
-        run = running.get(job.id)
+            allowed &= gpu_types == job.gpu_type.upper()
         running_on = None
         work = job.duration_s
         if run is not None:

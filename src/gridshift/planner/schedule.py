@@ -141,3 +141,11 @@ def finish_step(placement: Placement) -> float:
         return 0.0
     last = int(steps[-1])
     return last + float(placement.frac[last])
+
+
+def plan_loss(problem: Problem, placements: dict[int, Placement]) -> tuple[float, ...]:
+    """How bad a set of placements is: jobs left out by priority (critical first), then the
+    objective. Lower is better; used to keep the better of two plans."""
+    left = [t.priority.rank for t in problem.jobs if t.index not in placements]
+    cost = sum(objective_value(problem, problem.jobs[j], p) for j, p in placements.items())
+    return (*(float(left.count(r)) for r in (3, 2, 1, 0)), cost)
