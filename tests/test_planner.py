@@ -623,10 +623,21 @@ def test_interruptible_job_skips_a_dear_gap_when_it_pays(solver: str) -> None:
         )
     )
     assert len(jp.segments) == 2
-    assert jp.segments[0].start == at(4)
-    assert jp.segments[0].end == at(7)
-    assert jp.segments[1].start == at(12)
-    assert jp.segments[1].end == at(15.25)  # 3 h of work left + 15 min of checkpoint overhead
+    # Both runs stay inside the cheap blocks: 6 h of work + 15 min of overhead = 6.25 cheap
+    # hours at 10, however they are split between the blocks (a tie the solvers may break
+    # either way; fast takes the first block whole).
+    first, second = jp.segments
+    assert at(4) <= first.start < first.end <= at(7)
+    assert at(12) <= second.start < second.end <= at(16)
+    hours = sum((seg.end - seg.start).total_seconds() for seg in jp.segments) / HOUR
+    assert hours == pytest.approx(6.25)
+    if solver == "fast":
+        assert (first.start, first.end, second.start, second.end) == (
+            at(4),
+            at(7),
+            at(12),
+            at(15.25),
+        )
 
 
 def test_elastic_job_scales_out_for_a_tight_deadline(solver: str) -> None:
@@ -977,22 +988,20 @@ def test_running_interruptible_job_may_pause_on_its_cluster(solver: str) -> None
     assert jp.segments == (Segment(at(12), at(16), 8, None),)
 
 
-@pytest.mark.xfail(
-    reason="BUG: fast.polish() (also run by the exact solver) swaps a running interruptible "
-    "job's plan for a window that starts later without adding the resume's checkpoint "
-    "overhead: 12:00-16:00 holds the 4 h of work left but not the 10 min its reason mentions",
-    strict=True,
-)
 def test_running_interruptible_job_pauses_and_pays_its_overhead_later(solver: str) -> None:
-    """Pause now (one resume, 10 min): 12:00-16:10 costs 4 x $10 + 1/6 x $500 per MWh-step,
-    far less than running on at $500 now."""
+    """Pause now (one resume, 10 min): 4 cheap hours plus 10 min at $500 per MWh-step, far
+    less than running on at $500 now."""
     T = 24
     fc = signals({"DE": (with_window(T, 12, 16, 10, 500), flat(T, 0))})
     j = job(hours=6, deadline=24, submitted=at(-2), interruptible=Interruptible(600.0))
     running = {"j": RunningJob("j", "a", 8, done_s=2 * HOUR)}
-    jp = only(run([j], [cluster()], fc, options(T, cap_ratios=()), solver, running=running))
-    assert jp.segments[0].start == at(12)
-    assert jp.segments[-1].end == at(16 + 10 / 60)
+    result = run([j], [cluster()], fc, options(T, cap_ratios=()), solver, running=running)
+    jp = only(result)
+    # 4 cheap hours + 10 min at $500 either at the end (12:00-16:10) or now (00:00-00:10,
+    # before the pause): the same cost, far below running on now.
+    assert result.objective_value == pytest.approx(8 * 0.595 * (4 * 10 + 500 / 6) / 1000)
+    assert any(seg.start == at(12) for seg in jp.segments)
+    assert "1 resume(s)" in jp.reason
 
 
 def test_interruptible_plan_is_never_dearer_than_the_contiguous_one(solver: str) -> None:
@@ -1013,18 +1022,9 @@ def test_interruptible_plan_is_never_dearer_than_the_contiguous_one(solver: str)
         assert free.lower_bound <= fixed.objective_value + 1e-9
 
 
-@pytest.mark.xfail(
-    reason="BUG: both solvers charge an interruptible job's part-step at the end of a slot plan "
-    "as a whole step (exact: binary steps; fast: tidy() makes the step whole and trims the "
-    "last cheap one); polish() only compares one contiguous window, so with two cheap blocks "
-    "the plan is 40 % dearer than needed, and the exact solver's lower bound exceeds a valid "
-    "plan's cost",
-    strict=True,
-)
 def test_slot_plan_may_end_in_a_dear_part_step(solver: str) -> None:
-    """4.5 h of work; cheap hours 0-1 and 10-11, $300 between, $400 after. Best: 00:00-02:00 and
-    10:00-12:30 (4 x 10 + 0.5 x 400 = 240 units); both solvers give 00:00-03:00 + 10:00-11:30
-    (4 x 10 + 300 - 0.5 x 10 = 335)."""
+    """4.5 h of work; cheap hours 0-1 and 10-11, $300 between, $400 after. Best: the four cheap
+    hours and half of a $300 hour at the end of a run (4 x 10 + 0.5 x 300 = 190 units)."""
     T = 24
     price = flat(T, 300.0)
     price[[0, 1, 10, 11]] = 10.0
@@ -1032,13 +1032,11 @@ def test_slot_plan_may_end_in_a_dear_part_step(solver: str) -> None:
     fc = signals({"DE": (price, flat(T, 0))})
     j = job(hours=4.5, interruptible=Interruptible(0.0))
     result = run([j], [cluster()], fc, options(T, cap_ratios=()), solver)
-    best = 8 * 0.595 * 240 / 1000
+    best = 8 * 0.595 * 190 / 1000
     assert result.lower_bound <= best + 1e-9
     assert result.objective_value == pytest.approx(best)
-    assert only(result).segments == (
-        Segment(NOW, at(2), 8, None),
-        Segment(at(10), at(12.5), 8, None),
-    )
+    hours = sum((seg.end - seg.start).total_seconds() for seg in only(result).segments) / HOUR
+    assert hours == pytest.approx(4.5)
 
 
 def test_running_elastic_job_continues_on_its_gpus(solver: str) -> None:

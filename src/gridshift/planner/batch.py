@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from gridshift.domain import Priority
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement
+from gridshift.planner.schedule import Placement, tidy
 
 Floats = npt.NDArray[np.float64]
 TIE = 1e-9
@@ -197,22 +197,14 @@ def propose_slots(
         mode = np.full(T, -1, dtype=np.int64)
         frac[chosen] = 1.0
         mode[chosen] = modes[b]
-        while True:
-            segments = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
-            surplus = (
-                len(chosen) * per_step[b]
-                - (segments - 1) * table.overhead_s * table.modes[0].rate
-                - table.work_s
-            )
-            if surplus < per_step[b] - 1e-9 or len(chosen) <= 1:
-                break
-            chosen = chosen[:-1]  # a whole step more than needed: drop the last
         frac = np.zeros(T)
         mode = np.full(T, -1, dtype=np.int64)
         frac[chosen] = 1.0
         mode[chosen] = modes[b]
-        if surplus > 1e-9:
-            frac[int(chosen[-1])] = 1.0 - surplus / per_step[b]
+        placement = Placement(table.index, c, frac, mode)
+        tidy(problem, table, placement)  # trims the dearest run end to the work needed
+        out.append(placement)
+        continue
         out.append(Placement(table.index, c, frac, mode))
     return out
 

@@ -178,6 +178,7 @@ def solve_exact(
     cluster_cols: dict[int, tuple[int, int]] = {}
     unplanned: dict[int, int] = {}
     start_cols: dict[tuple[int, int], int] = {}
+    shares: dict[int, int] = {}
     warm = warm or {}
     for table in problem.jobs:
         penalty = _penalty(problem, table, big)
@@ -193,6 +194,7 @@ def solve_exact(
                 unplanned,
                 penalty,
                 start_cols,
+                shares,
             )
         else:
             _add_contiguous(
@@ -263,19 +265,19 @@ def solve_exact(
     for j, (col_base, count) in cluster_cols.items():
         values = x[col_base : col_base + count]
         chosen[j] = int(np.argmax(values))
-    cells: dict[int, list[_Slot]] = {}
+    cells: dict[int, list[tuple[int, _Slot]]] = {}
     for col, slot in slots.items():
         if x[col] > 0.5 and x[unplanned[slot.job]] < 0.5:
-            cells.setdefault(slot.job, []).append(slot)
+            cells.setdefault(slot.job, []).append((col, slot))
     for j, taken in cells.items():
         table = problem.jobs[j]
-        clusters = {s.cluster for s in taken}
+        clusters = {cell.cluster for _, cell in taken}
         c = clusters.pop() if len(clusters) == 1 else chosen.get(j, min(clusters))
         frac = np.zeros(T)
         mode = np.full(T, -1, dtype=np.int64)
-        for cell in taken:
+        for col, cell in taken:
             if cell.cluster == c:
-                frac[cell.step] = 1.0
+                frac[cell.step] = min(1.0, max(float(x[shares[col]]), 1e-6))
                 mode[cell.step] = cell.mode
         placement = Placement(j, c, frac, mode)
         tidy(problem, table, placement)
@@ -372,11 +374,13 @@ def _add_interruptible(
     unplanned: dict[int, int],
     penalty: float,
     start_cols: dict[tuple[int, int], int],
+    shares: dict[int, int],
 ) -> None:
     """Binary ``w[c, t, m]`` (runs on c in step t in mode m); ``run[t] = sum_{c,m} w <= 1``;
     starts ``s[t]`` tied to the runs by ``s[t] >= run[t] - run[t-1]``, ``s[t] <= run[t]`` and
     ``s[t] + run[t-1] <= 1`` (tight for binary runs); ``w[c, ., .] <= y[c]`` for one cluster;
-    a binary ``u`` leaves the job out whole (never part of it)."""
+    a continuous share ``q <= w`` does the work and pays the energy, and may be below 1 only at
+    the end of a run; a binary ``u`` leaves the job out whole (never part of it)."""
     opts = problem.options
     steps = list(range(table.release, table.deadline))
     rate0 = table.modes[0].rate
@@ -404,14 +408,25 @@ def _add_interruptible(
             )
         cluster_cols[table.index] = (base, len(allowed))
         pick = y_rows
+    # A step may be a part-step only at the end of a run: share[t] >= run[t] + run[t+1] - 1.
+    end_rows = {t: b.row(-1.0, np.inf) for t in steps}
     for c in allowed:
         for m, mode in enumerate(table.modes):
             kw = float(mode.kw[c])
             if not np.isfinite(kw) or mode.gpus > problem.gpus[c]:
                 continue
             for t in steps:
-                rows = [work_row, step_rows[t], start_lo[t], start_hi[t]]
-                vals = [mode.rate * problem.step_s, 1.0, -1.0, 1.0]
+                # The continuous share q <= w does the work and pays for the energy.
+                link = b.row(-np.inf, 0.0)  # q - w <= 0
+                energy = float(problem.cost[c, t]) * kw * problem.step_h
+                if table.running_on is not None and t == 0:
+                    energy *= 1 - opts.switching_cost_pct / 100
+                b.col(energy, [link, work_row, end_rows[t]], [1.0, mode.rate * problem.step_s, 1.0])
+                rows = [link, step_rows[t], start_lo[t], start_hi[t], end_rows[t]]
+                vals = [-1.0, 1.0, -1.0, 1.0, -1.0]
+                if t - 1 in end_rows:
+                    rows.append(end_rows[t - 1])
+                    vals.append(-1.0)
                 if t + 1 in start_lo:
                     rows += [start_lo[t + 1], start_prev[t + 1]]
                     vals += [1.0, 1.0]
@@ -424,11 +439,9 @@ def _add_interruptible(
                 if kw_row[c, t] >= 0:
                     rows.append(int(kw_row[c, t]))
                     vals.append(kw)
-                cost = float(problem.cost[c, t]) * kw * problem.step_h
-                if table.running_on is not None and t == 0:
-                    cost *= 1 - opts.switching_cost_pct / 100
-                col = b.col(cost + 1e-9 * t, rows, vals, integer=True)
+                col = b.col(1e-9 * t, rows, vals, integer=True)
                 slots[col] = _Slot(table.index, c, t, m)
+                shares[col] = col - 1  # the q column added just before
     for t in steps:
         start_cols[(table.index, t)] = b.col(
             0.0,

@@ -82,35 +82,48 @@ def objective_value(problem: Problem, table: JobTable, placement: Placement) -> 
 
 
 def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:
-    """Make every active step full except the job's very last one, then trim the excess work
-    from the end, so a placement reads as whole-step segments plus one part-step at the finish.
-    """
+    """Normalise a placement: a step may be a part-step only at the end of a run (a job cannot
+    stop inside a step and go on in the next one without a resume), and no work is done beyond
+    what the job needs. Excess is trimmed from the run ends that cost most per unit of work."""
     active = placement.active()
-    placement.frac[active] = 1.0
+    inner = active.copy()
+    inner[:-1] &= active[1:]  # active and followed by an active step
+    inner[-1] = False
+    placement.frac[inner] = 1.0
     placement.frac[~active] = 0.0
     placement.mode[~active] = -1
+    c = placement.cluster
     rates = np.array([m.rate for m in table.modes])
-    excess = work_done(problem, table, placement) - table.work_s
-    while excess > EPS and placement.active().any():
-        t = int(np.nonzero(placement.active())[0][-1])
+    kw = np.array([m.kw[c] for m in table.modes])
+    for _ in range(4 * len(placement.frac) + 4):
+        excess = work_done(problem, table, placement) - table.work_s
+        if excess <= EPS * max(1.0, table.work_s):
+            break
+        act = placement.active()
+        ends = act.copy()
+        ends[:-1] &= ~act[1:]
+        candidates = np.nonzero(ends)[0]
+        if len(candidates) == 0:
+            break
+        modes = placement.mode[candidates]
+        per_work = problem.cost[c, candidates] * kw[modes] / rates[modes]
+        t = int(candidates[np.argmax(per_work + 1e-12 * candidates)])  # dearest, latest on ties
         per_step = rates[placement.mode[t]] * problem.step_s * float(placement.frac[t])
         if per_step <= excess + EPS:
             placement.frac[t] = 0.0
             placement.mode[t] = -1
         else:
             placement.frac[t] *= 1.0 - excess / per_step
-        excess = work_done(problem, table, placement) - table.work_s
-    if excess < -EPS * max(1.0, table.work_s):
-        # Trimming a whole run saved an overhead, then overshot: give the last step back.
-        t = int(np.nonzero(placement.active())[0][-1]) if placement.active().any() else -1
-        if t >= 0:
-            placement.frac[t] = min(
-                1.0, placement.frac[t] - excess / (rates[placement.mode[t]] * problem.step_s)
-            )
+    excess = work_done(problem, table, placement) - table.work_s
+    if excess < -EPS * max(1.0, table.work_s) and placement.active().any():
+        # Dropping a whole lone run saved an overhead and then overshot: give the work back.
+        t = int(np.nonzero(placement.active())[0][-1])
+        rate = rates[placement.mode[t]] * problem.step_s
+        placement.frac[t] = min(1.0, placement.frac[t] - excess / rate)
 
 
 def segments(problem: Problem, table: JobTable, placement: Placement) -> list[Segment]:
-    """Contiguous runs at one mode, as times (only the job's last step may be a part-step)."""
+    """Contiguous runs at one mode, as times (a run's last step may be a part-step)."""
     out: list[Segment] = []
     c = placement.cluster
     for start, end in runs(placement.active()):
