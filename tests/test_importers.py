@@ -915,6 +915,8 @@ def test_issue_as_dict() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Regressions: minimal reproductions of the bugs these tests found (fixed in 0f54705); a bug
+# still open is a strict xfail, so that fixing it turns the test red until the mark goes.
 # --------------------------------------------------------------------------------------------
 
 
@@ -1010,3 +1012,15 @@ def test_bug_parquet_naive_times_at_a_clock_change(wall_clock: list[str]) -> Non
         import_file(
             buf.getvalue(), opts(format="parquet", unit="g_per_kwh", timezone="Europe/Berlin")
         )
+
+
+@pytest.mark.xfail(
+    reason="BUG: importers/parquet.py turns a non-time, non-numeric time column into text with "
+    "times.astype(str); a binary column holding non-UTF-8 bytes raises UnicodeDecodeError",
+    raises=UnicodeDecodeError,
+    strict=True,
+)
+def test_bug_parquet_binary_time_column() -> None:
+    table = pa.table({"time": pa.array([b"\x80", b"1"]), "value": [1.0, 2.0]})
+    with pytest.raises(GridshiftError):
+        import_file(_parquet_bytes(table), opts(format="parquet", unit="g_per_kwh", zone="XX"))

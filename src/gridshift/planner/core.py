@@ -32,8 +32,11 @@ from gridshift.planner.schedule import Placement, objective_value, outcome, segm
 
 Solver = Literal["auto", "fast", "exact"]
 SOLVERS = ("auto", "fast", "exact")
-# auto uses the exact solver up to this many job x cluster x step cells.
-AUTO_EXACT_CELLS = 500 * 5 * 192
+# auto: the full MILP when it is small, with a node limit (deterministic) as well as a short
+# time limit (a safety net); otherwise the fast solver.
+AUTO_MIP_NODES = 500
+AUTO_MAX_BINARIES = 3000
+AUTO_TIME_LIMIT_S = 5.0
 
 
 def choose_solver(problem: Problem, solver: str) -> str:
@@ -43,8 +46,9 @@ def choose_solver(problem: Problem, solver: str) -> str:
         )
     if solver != "auto":
         return solver
-    cells = len(problem.jobs) * len(problem.clusters) * problem.steps
-    return "exact" if cells <= AUTO_EXACT_CELLS else "fast"
+    from gridshift.planner.exact import full_model_size
+
+    return "exact" if full_model_size(problem) <= AUTO_MAX_BINARIES else "fast"
 
 
 def plan(
@@ -84,8 +88,13 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
     chosen = choose_solver(problem, solver)
     sub = _restrict(problem, plannable)
     if solver == "auto" and chosen == "exact":
-        # auto stays interactive: the exact solver gets a short budget on top of the fast plan.
-        sub.options = replace(sub.options, time_limit_s=min(sub.options.time_limit_s, 2.0))
+        # auto stays interactive and deterministic: a node budget, and a time limit only as a
+        # safety net (a plan cut by a time limit can differ from run to run).
+        sub.options = replace(
+            sub.options,
+            time_limit_s=min(sub.options.time_limit_s, AUTO_TIME_LIMIT_S),
+            mip_max_nodes=AUTO_MIP_NODES,
+        )
     gap_note = None
     if not plannable:
         placements_sub: dict[int, Placement] = {}

@@ -96,14 +96,14 @@ class _Slot:
 FULL_MODEL_LIMIT = 20_000  # binaries; above it the exact solver uses column generation
 
 
-def _full_model_size(problem: Problem) -> int:
+def full_model_size(problem: Problem) -> int:
     """How many binaries the full MILP would have."""
     size = 0
     for table in problem.jobs:
         clusters = int(table.allowed.sum())
         window = max(0, table.deadline - table.release)
         if table.interruptible:
-            size += clusters * window
+            size += clusters * window * len(table.modes)
         else:
             size += clusters * len(table.modes) * (problem.options.patterns_per_cluster + 2)
     return size
@@ -156,7 +156,7 @@ def solve_exact(
     T, C = problem.steps, len(problem.clusters)
     opts = problem.options
     big = _standalone_scale(problem)
-    if _full_model_size(problem) > FULL_MODEL_LIMIT:
+    if full_model_size(problem) > FULL_MODEL_LIMIT:
         from gridshift.planner.colgen import solve_colgen
 
         penalties = np.array([_penalty(problem, t, big) for t in problem.jobs])
@@ -233,6 +233,8 @@ def solve_exact(
     h = _quiet_highs(highspy)
     h.setOptionValue("time_limit", float(opts.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
+    if opts.mip_max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(opts.mip_max_nodes))
     h.setOptionValue("random_seed", int(opts.seed))
     h.setOptionValue("threads", 1)
     # No MIP start: with one, HiGHS 1.16 was seen to declare a wrong optimum and keep the start.

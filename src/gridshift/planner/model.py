@@ -64,6 +64,7 @@ class PlannerOptions:
     switching_cost_pct: float = 2.0
     time_limit_s: float = 10.0  # exact solver
     mip_rel_gap: float = 0.005  # exact solver
+    mip_max_nodes: int | None = None  # exact solver: a deterministic budget (auto sets one)
     patterns_per_cluster: int = 24  # exact solver: start times kept per job, cluster and mode
     seed: int = 0
 
