@@ -37,10 +37,12 @@ from gridshift.planner.fast import Capacity, place
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import (
     Placement,
+    contiguous,
     objective_value,
     plan_loss,
     resumes,
     tidy,
+    window,
     work_done,
 )
 
@@ -90,25 +92,19 @@ def _price_contiguous(
     problem: Problem, table: JobTable, lg: Floats, lk: Floats
 ) -> tuple[float, Placement | None]:
     """The exact cheapest contiguous schedule with capacity charged at the prices."""
-    T = problem.steps
     best: tuple[float, Placement] | None = None
     fixed = table.release if table.priority is Priority.CRITICAL else None
     if table.running_on is not None:
         fixed = 0
     for c in np.nonzero(table.allowed)[0]:
         energy, charge = _step_costs(problem, table, int(c), lg, lk)
-        for m, mode in enumerate(table.modes):
+        for m in range(len(table.modes)):
             if fixed is not None and m != 0:
                 break
             if not np.isfinite(energy[m]).all():
                 continue
-            length = table.work_s / (mode.rate * problem.step_s)
-            whole = math.ceil(length - 1e-9)
-            last = length - (whole - 1)
-            lo = table.release if fixed is None else fixed
-            hi = math.floor(table.deadline - length + 1e-9)
-            if fixed is not None:
-                hi = fixed if fixed + length <= min(T, table.deadline) + 1e-9 else -1
+            span = window(problem, table, m, fixed)
+            length, whole, last, lo, hi = span.length, span.whole, span.last, span.lo, span.hi
             if hi < lo:
                 continue
             starts = np.arange(lo, hi + 1)
@@ -123,13 +119,8 @@ def _price_contiguous(
             )
             i = int(np.argmin(value))
             if best is None or value[i] < best[0]:
-                s = int(starts[i])
-                frac = np.zeros(T)
-                modes = np.full(T, -1, dtype=np.int64)
-                frac[s : s + whole] = 1.0
-                frac[s + whole - 1] = last
-                modes[s : s + whole] = m
-                best = (float(value[i]), Placement(table.index, int(c), frac, modes))
+                placement = contiguous(problem, table, int(c), m, int(starts[i]), length)
+                best = (float(value[i]), placement)
     if best is None:
         return math.inf, None
     return best
@@ -415,13 +406,6 @@ def solve_colgen(
         if added == 0:
             break
     spent = time.perf_counter() - started
-    flat_index = {}
-    i = 0
-    for j, cols in enumerate(columns):
-        for col in cols:
-            flat_index[(j, col.key)] = i
-            i += 1
-    start = [flat_index[(j, _column(problem, problem.jobs[j], p).key)] for j, p in warm.items()]
     # Round the final LP: each job takes its most-used schedule that still fits, else the fast
     # solver's best placement against what is left; then the MILP over the columns, started
     # from the better of that and the fast plan, for the rest of the time budget.

@@ -8,14 +8,20 @@ and how much time is left before its deadline.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 import numpy as np
 
 from gridshift.domain import ObjectiveMode, Outcome
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, finish_step, outcome, resumes, runs
+from gridshift.planner.schedule import (
+    Placement,
+    contiguous,
+    finish_step,
+    outcome,
+    resumes,
+    runs,
+)
 
 
 def _hm(when: datetime) -> str:
@@ -34,19 +40,10 @@ def run_now(problem: Problem, table: JobTable, cluster: int) -> tuple[Placement,
 
     The second value says whether the run fits inside the horizon (else it is cut at its end).
     """
-    T = problem.steps
     length = table.work_s / (table.modes[0].rate * problem.step_s)
     start = table.release
-    whole = math.ceil(length - 1e-9)
-    frac = np.zeros(T)
-    mode = np.full(T, -1, dtype=np.int64)
-    end = min(T, start + whole)
-    if end > start:
-        frac[start:end] = 1.0
-        mode[start:end] = 0
-        if start + whole <= T:
-            frac[start + whole - 1] = length - (whole - 1)
-    return Placement(table.index, cluster, frac, mode), start + length <= T + 1e-9
+    placement = contiguous(problem, table, cluster, 0, start, length)
+    return placement, start + length <= problem.steps + 1e-9
 
 
 def counterfactual(problem: Problem, table: JobTable, cluster: int) -> Outcome:

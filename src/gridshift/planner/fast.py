@@ -30,7 +30,15 @@ import numpy.typing as npt
 from gridshift.domain import Priority
 from gridshift.planner import batch
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, objective_value, resumes, tidy, work_done
+from gridshift.planner.schedule import (
+    Placement,
+    contiguous,
+    objective_value,
+    resumes,
+    tidy,
+    window,
+    work_done,
+)
 
 Floats = npt.NDArray[np.float64]
 TIE = 1e-9  # prefer earlier starts among equal costs
@@ -82,7 +90,6 @@ def _window(
     problem: Problem, table: JobTable, cap: Capacity, fixed_start: int | None
 ) -> Placement | None:
     """The cheapest contiguous placement over allowed clusters, modes and starts."""
-    T = problem.steps
     clusters = np.nonzero(table.allowed)[0]
     if len(clusters) == 0:
         return None
@@ -96,15 +103,8 @@ def _window(
         ok = np.isfinite(kw) & (mode.gpus <= problem.gpus[clusters])
         if not ok.any():
             continue
-        length = table.work_s / (mode.rate * problem.step_s)
-        whole = int(np.ceil(length - 1e-9))
-        last = length - (whole - 1)
-        lo = table.release if fixed_start is None else fixed_start
-        hi = int(np.floor(table.deadline - length + 1e-9))
-        if fixed_start is not None:
-            hi = min(hi, fixed_start) if table.running_on is None else fixed_start
-            if fixed_start + length > T + 1e-9:
-                hi = -1
+        span = window(problem, table, m, fixed_start)
+        length, whole, last, lo, hi = span.length, span.whole, span.last, span.lo, span.hi
         if hi < lo or whole == 0:
             continue
         starts = np.arange(lo, hi + 1)
@@ -126,13 +126,7 @@ def _window(
     if best is None:
         return None
     _, c, m, start, length = best
-    frac = np.zeros(T)
-    modes = np.full(T, -1, dtype=np.int64)
-    whole = int(np.ceil(length - 1e-9))
-    frac[start : start + whole] = 1.0
-    frac[start + whole - 1] = length - (whole - 1)
-    modes[start : start + whole] = m
-    return Placement(table.index, c, frac, modes)
+    return contiguous(problem, table, c, m, start, length)
 
 
 def _hull(table: JobTable, c: int) -> list[int]:

@@ -6,6 +6,7 @@ and the mode it runs in. Everything reported (segments, outcomes, checks) is der
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,53 @@ from gridshift.domain import Outcome, Segment
 from gridshift.planner.model import JobTable, Problem
 
 EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where one contiguous run of a job in one mode may start."""
+
+    length: float  # run time in steps (may be fractional)
+    whole: int  # steps it touches
+    last: float  # share of its last step
+    lo: int  # earliest start step
+    hi: int  # latest start step (hi < lo: nowhere)
+
+
+def window(problem: Problem, table: JobTable, mode: int, fixed_start: int | None = None) -> Window:
+    """The start range of a contiguous run. ``fixed_start`` pins it (critical work at its
+    release, running work at step 0); running work may run past its deadline, nothing may run
+    past the horizon."""
+    length = table.work_s / (table.modes[mode].rate * problem.step_s)
+    whole = math.ceil(length - 1e-9)
+    last = length - (whole - 1)
+    if fixed_start is None:
+        lo = table.release
+        hi = math.floor(table.deadline - length + 1e-9)
+    else:
+        limit = (
+            problem.steps if table.running_on is not None else min(problem.steps, table.deadline)
+        )
+        lo = fixed_start
+        hi = fixed_start if fixed_start + length <= limit + 1e-9 else fixed_start - 1
+    hi = min(hi, problem.steps - whole)
+    return Window(length, whole, last, lo, hi)
+
+
+def contiguous(
+    problem: Problem, table: JobTable, cluster: int, mode: int, start: int, length: float
+) -> Placement:
+    """A placement that runs ``length`` steps from ``start`` in one mode."""
+    T = problem.steps
+    whole = math.ceil(length - 1e-9)
+    frac = np.zeros(T)
+    modes = np.full(T, -1, dtype=np.int64)
+    end = min(T, start + whole)
+    frac[start:end] = 1.0
+    modes[start:end] = mode
+    if start + whole <= T:
+        frac[start + whole - 1] = length - (whole - 1)
+    return Placement(table.index, cluster, frac, modes)
 
 
 @dataclass
