@@ -35,7 +35,7 @@ MAX_LOCATIONS = 5
 EARLIEST_S = -2208988800  # 1900-01-01T00:00:00Z
 LATEST_S = 7258118400  # 2200-01-01T00:00:00Z
 
-_ZONE_SUFFIX = r"(?:Z|z|UTC|[+-]\d\d:?\d\d)$"
+ZONE_SUFFIX = r"(?:Z|z|UTC|[+-]\d\d:?\d\d)$"
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
         return np.round(numbers).astype(np.int64)
     text = times.astype("string").str.strip()
     blank = text.isna() | (text == "")
-    naive = (~text.str.contains(_ZONE_SUFFIX, regex=True, na=False)) & ~blank
+    naive = (~text.str.contains(ZONE_SUFFIX, regex=True, na=False)) & ~blank
     if raw.naive_times == "reject" and bool(naive.any()):
         rows = raw.rows[naive.to_numpy()]
         raise SignalDataError(

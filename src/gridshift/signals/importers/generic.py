@@ -21,7 +21,7 @@ import pandas as pd
 from gridshift.domain import ConfigError, SignalDataError
 from gridshift.domain.signal import unit_conversion
 from gridshift.signals.importers._table import find_column, normalise, read_csv, rows_of
-from gridshift.signals.validate import RawPoints
+from gridshift.signals.validate import ZONE_SUFFIX, RawPoints
 
 if TYPE_CHECKING:
     from gridshift.signals.importers import ImportOptions, Source
@@ -87,16 +87,22 @@ def unit_from_name(column: str, options: ImportOptions, label: str) -> str:
 
 
 def localise(times: pd.Series[str], timezone: str, label: str) -> pd.Series[pd.Timestamp]:
-    """Naive local times in ``timezone`` as aware times; ambiguous or missing hours refuse."""
+    """Naive local times in ``timezone`` as aware times; ambiguous or missing hours refuse.
+    Times that carry their own offsets keep them; a column that mixes both is refused."""
+    text = times.astype("string").str.strip()
+    zoned = text.str.contains(ZONE_SUFFIX, regex=True, na=False)
+    if bool(zoned.all()):
+        return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    if bool(zoned.any()):
+        raise SignalDataError(
+            f"{int(zoned.sum())} of {len(text)} times carry a zone and the others do not",
+            source=label,
+            hint="give every time an offset, or none (and say which with --timezone)",
+        )
     try:
-        parsed = pd.to_datetime(times.str.strip(), format="ISO8601", errors="coerce", utc=False)
-    except (ValueError, TypeError):
-        raise SignalDataError("times could not be read as ISO-8601", source=label) from None
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        return parsed
-    try:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=False)
         return parsed.dt.tz_localize(timezone, ambiguous="infer", nonexistent="NaT")
-    except Exception as exc:  # pytz/zoneinfo raise several types for bad zones and DST
+    except Exception as exc:  # pandas and zoneinfo raise several types for bad zones and DST
         raise SignalDataError(
             f"times cannot be placed in {timezone!r} ({type(exc).__name__}: {exc})",
             source=label,

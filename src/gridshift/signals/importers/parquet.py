@@ -68,9 +68,25 @@ def read(source: Source, options: ImportOptions, label: str) -> RawPoints:
                 source=label,
                 hint="add --timezone UTC (or the zone the times are in)",
             )
-        times = times.dt.tz_localize(options.timezone or "UTC")
-    elif not isinstance(times.dtype, pd.DatetimeTZDtype):
-        times = times.astype(str) if not pd.api.types.is_numeric_dtype(times.dtype) else times
+        try:
+            times = times.dt.tz_localize(
+                options.timezone or "UTC", ambiguous="infer", nonexistent="NaT"
+            )
+        except Exception as exc:  # pandas and zoneinfo raise several types at clock changes
+            raise SignalDataError(
+                f"times cannot be placed in {options.timezone!r} ({type(exc).__name__}: {exc})",
+                source=label,
+                hint="store UTC timestamps, or times with offsets",
+            ) from None
+    elif not isinstance(times.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_numeric_dtype(
+        times.dtype
+    ):
+        try:
+            times = times.astype(str)
+        except (UnicodeDecodeError, ValueError, TypeError):
+            raise SignalDataError(
+                "the time column holds bytes that are not text", source=label
+            ) from None
     return RawPoints(
         times=times,
         values=frame[value_col],
