@@ -11,7 +11,8 @@ import typer
 from gridshift.cli.output import console, print_json
 from gridshift.config.units import parse_duration
 from gridshift.domain import UserError
-from gridshift.planner import SOLVERS, PlannerOptions, plan
+from gridshift.planner import SOLVERS, PlannerOptions, solve
+from gridshift.planner.model import build_problem
 
 app = typer.Typer(
     help="Benchmarks of the planner (and, later, the simulator and API).", no_args_is_help=True
@@ -48,20 +49,23 @@ def bench_plan(
         raise UserError(f"--horizon {horizon} is out of range", hint="from one step to 14d")
     from gridshift.bench.instances import build_instance
 
+    stages: dict[str, float] = {}
     rss_before = _rss_mb()
     started = time.perf_counter()
     instance = build_instance(jobs, clusters, horizon_s, step_s, seed=seed)
     built = time.perf_counter() - started
+    options = PlannerOptions(step_s=step_s, horizon_s=horizon_s, time_limit_s=time_limit)
     started = time.perf_counter()
-    result = plan(
+    problem = build_problem(
         instance.jobs,
         instance.clusters,
         instance.forecasts,
         instance.objective,
         instance.now,
-        solver=solver,
-        options=PlannerOptions(step_s=step_s, horizon_s=horizon_s, time_limit_s=time_limit),
+        options,
     )
+    tables = time.perf_counter() - started
+    result = solve(problem, solver, timings=stages)
     seconds = time.perf_counter() - started
     out: dict[str, Any] = {
         "solver": result.solver,
@@ -75,6 +79,7 @@ def bench_plan(
         "gap_pct": result.gap_pct,
         "planned": len(result.jobs),
         "infeasible": len(result.infeasible),
+        "stage_seconds": {"tables": round(tables, 3)} | {k: round(v, 3) for k, v in stages.items()},
         "rss_before_plan_mb": round(rss_before, 1),
         "instance_seconds": round(built, 3),
         "seed": seed,
@@ -86,7 +91,8 @@ def bench_plan(
         return
     console.print(
         f"{result.solver} solver: {jobs} jobs x {clusters} clusters x {out['steps']} steps in "
-        f"{seconds:.2f} s, peak RSS {out['peak_rss_mb']:.0f} MB; objective "
+        f"{seconds:.2f} s ({', '.join(f'{k} {v:.2f}' for k, v in out['stage_seconds'].items())}), "
+        f"peak RSS {out['peak_rss_mb']:.0f} MB; objective "
         f"{result.objective_value:,.2f}, lower bound {result.lower_bound or 0:,.2f} "
         f"(gap {result.gap_pct or 0:.2f} %); {len(result.infeasible)} infeasible"
     )

@@ -163,8 +163,7 @@ def propose_slots(
     )
     price = problem.cost[:, None, :] * kw.T[:, :, None]  # [C, B, T]
     price = np.where(free & window[None, :, :], price, np.inf)
-    order = np.argsort(price, axis=2, kind="stable")
-    ordered = np.take_along_axis(price, order, axis=2)
+    ordered = np.sort(price, axis=2)
     csum = np.concatenate([np.zeros((*ordered.shape[:2], 1)), np.cumsum(ordered, axis=2)], axis=2)
     whole = np.minimum(np.ceil(need - 1e-9).astype(np.int64), T)
     estimate = csum[:, np.arange(B), whole]  # [C, B]
@@ -175,7 +174,7 @@ def propose_slots(
         if not np.isfinite(estimate[c, b]):
             out.append(None)
             continue
-        ranked = order[c, b]
+        ranked = np.argsort(price[c, b], kind="stable")
         usable = int(np.isfinite(ordered[c, b]).sum())
         n = int(whole[b])
         chosen = None

@@ -76,7 +76,10 @@ def plan(
     return solve(problem, solver)
 
 
-def solve(problem: Problem, solver: str = "auto") -> Plan:
+def solve(problem: Problem, solver: str = "auto", timings: dict[str, float] | None = None) -> Plan:
+    """Stages 2-4 on a built problem. ``timings``, when given, receives seconds per stage
+    (measurement only: nothing decides on it)."""
+    clock = _Stopwatch(timings)
     infeasible: list[Infeasible] = []
     plannable: list[int] = []
     for table in problem.jobs:
@@ -108,6 +111,7 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
     else:
         placements_sub, failed_sub = solve_fast(sub)
         bound = None
+    clock.lap("solve")
     placements = {plannable[j]: p for j, p in placements_sub.items()}
     for placement in placements.values():
         placement.job = plannable[placement.job]
@@ -133,10 +137,12 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
                 reason=explain.reason(problem, table, placement, planned),
             )
         )
+    clock.lap("explain")
     relaxed = lower_bound(problem, sorted(placements))
     bound = relaxed if bound is None or not math.isfinite(bound) else max(bound, relaxed)
     bound = min(bound, total)
     gap = 100.0 * (total - bound) / abs(total) if total else 0.0
+    clock.lap("bound")
     return Plan(
         created_at=problem.t0,
         objective=problem.objective,
@@ -148,6 +154,23 @@ def solve(problem: Problem, solver: str = "auto") -> Plan:
         objective_value=total,
         note=gap_note,
     )
+
+
+class _Stopwatch:
+    """Seconds per stage into a dict, for benchmarks; does nothing without one."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        import time
+
+        self._into = into
+        self._now = time.perf_counter
+        self._last = self._now()
+
+    def lap(self, stage: str) -> None:
+        if self._into is not None:
+            now = self._now()
+            self._into[stage] = self._into.get(stage, 0.0) + now - self._last
+            self._last = now
 
 
 def _restrict(problem: Problem, keep: list[int]) -> Problem:

@@ -323,7 +323,7 @@ def _span(placement: Placement) -> tuple[int, int]:
     return (int(steps[0]), int(steps[-1])) if len(steps) else (0, -1)
 
 
-REPAIR_BUDGET = 4000  # placements the repair may try per pass (it scales with failures)
+REPAIR_BUDGET = 1500  # placements the repair may try per pass (it scales with failures)
 
 
 def _repair(
