@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.domain import Priority
-from gridshift.planner.fast import Capacity, place
+from gridshift.planner.greedy import Capacity, place
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import (
     Placement,

@@ -284,7 +284,7 @@ def solve_exact(
         placement = Placement(j, c, frac, mode)
         tidy(problem, table, placement)
         placements[j] = placement
-    from gridshift.planner.fast import polish
+    from gridshift.planner.repair import polish
 
     polish(problem, placements)
     if warm and plan_loss(problem, warm) < plan_loss(problem, placements):
