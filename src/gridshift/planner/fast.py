@@ -10,8 +10,9 @@ The cycle, in phases:
    elastic), are placed one at a time (``greedy``).
 4. Repair (``repair``): make room for jobs that found none by moving flexible work of equal or
    lower priority; what still finds none is infeasible, lower priority yielding first.
-5. Polish (``repair.polish``, up to 2,000 jobs): an interruptible job takes one contiguous window
-   instead of its slots where that is cheaper.
+5. Local search (``repair``): ejection chains (up to 500 jobs: a job takes the place a few
+   others hold if they can all go elsewhere and the total falls) and re-insertion (up to 2,000
+   jobs: each job, dearest first, is placed again against all the others, slots or one window).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gridshift.domain import Priority
 from gridshift.planner import batch
 from gridshift.planner.greedy import Capacity, place
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.repair import POLISH_MAX_JOBS, polish, repair
+from gridshift.planner.repair import EJECT_MAX_JOBS, POLISH_MAX_JOBS, eject, polish, repair
 from gridshift.planner.schedule import Placement
 
 Floats = npt.NDArray[np.float64]
@@ -125,6 +126,8 @@ def _pass(problem: Problem, sequence: list[int]) -> tuple[dict[int, Placement], 
 def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
     """Placements by job index, and the jobs that found no room."""
     placements, failed = _pass(problem, order(problem))
+    if len(problem.jobs) <= EJECT_MAX_JOBS:
+        eject(problem, placements)
     if len(problem.jobs) <= POLISH_MAX_JOBS:
         polish(problem, placements)
     return placements, failed

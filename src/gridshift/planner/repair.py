@@ -109,25 +109,99 @@ def repair(
 POLISH_MAX_JOBS = 2000
 
 
+IMPROVE_ROUNDS = 2
+
+
 def polish(problem: Problem, placements: dict[int, Placement]) -> None:
-    """Run each interruptible job as one contiguous window instead where that is cheaper
-    against the capacity the others leave (a window has no resumes and only its own last
-    part-step, so the slot greedy's rounding can lose to it)."""
+    """Re-insertion, a local search: take each job out in turn and place it again against the
+    capacity all the others hold (its best window, its best slots, and for an interruptible job
+    also its best single window); keep the new placement if it is cheaper. Earlier jobs that
+    took a cheap spot first no longer hold it if a later, bigger job pays more for it elsewhere:
+    the move lets the small job give way where it loses least. Two rounds, highest cost first."""
     cap = Capacity(problem)
     for j, p in placements.items():
         cap.book(problem.jobs[j], p)
-    for j in sorted(placements):
+    for _ in range(IMPROVE_ROUNDS):
+        improved = False
+        value = {j: objective_value(problem, problem.jobs[j], p) for j, p in placements.items()}
+        for j in sorted(placements, key=lambda j: (-value[j], j)):
+            table = problem.jobs[j]
+            if table.running_on is not None or table.priority is Priority.CRITICAL:
+                continue  # they keep their place
+            current = placements[j]
+            cap.book(table, current, sign=-1.0)
+            best, best_value = current, value[j]
+            candidates = [place(problem, table, cap)]
+            if table.interruptible:
+                candidates.append(window_place(problem, table, cap, fixed_start=None))
+            for candidate in candidates:
+                if candidate is None:
+                    continue
+                v = objective_value(problem, table, candidate)
+                if v < best_value - 1e-9 * max(1.0, abs(best_value)):
+                    best, best_value = candidate, v
+            if best is not current:
+                improved = True
+            cap.book(table, best)
+            placements[j] = best
+        if not improved:
+            break
+
+
+MAX_EJECTED = 3
+EJECT_MAX_JOBS = 500  # the blocker search is quadratic in jobs
+
+
+def eject(problem: Problem, placements: dict[int, Placement]) -> None:
+    """Ejection chains, a local search for what one-job moves cannot fix: a job that would be
+    much cheaper where a few other jobs sit takes that place if they can all be placed again
+    elsewhere and the total cost falls. Dearest jobs first; every move is undone if it fails."""
+    cap = Capacity(problem)
+    for j, p in placements.items():
+        cap.book(problem.jobs[j], p)
+    value = {j: objective_value(problem, problem.jobs[j], p) for j, p in placements.items()}
+    empty = Capacity(problem)
+    for j in sorted(placements, key=lambda j: (-value[j], j)):
         table = problem.jobs[j]
-        if not table.interruptible or table.running_on is not None:
-            continue  # a running job's window would have to start now; the greedy knew that
-        current = placements[j]
-        cap.book(table, current, sign=-1.0)
-        alternative = window_place(problem, table, cap, fixed_start=None)
-        if (
-            alternative is not None
-            and objective_value(problem, table, alternative)
-            < objective_value(problem, table, current) - 1e-9
-        ):
-            current = alternative
-        cap.book(table, current)
-        placements[j] = current
+        if table.running_on is not None or table.priority is Priority.CRITICAL:
+            continue
+        ideal = place(problem, table, empty)
+        if ideal is None or objective_value(problem, table, ideal) >= value[j] - 1e-9:
+            continue
+        steps = ideal.active()
+        blockers = [
+            v
+            for v, p in placements.items()
+            if v != j
+            and p.cluster == ideal.cluster
+            and bool((p.active() & steps).any())
+            and problem.jobs[v].priority.rank <= table.priority.rank
+            and problem.jobs[v].running_on is None
+            and problem.jobs[v].priority is not Priority.CRITICAL
+        ]
+        if not blockers or len(blockers) > MAX_EJECTED:
+            continue
+        before = value[j] + sum(value[v] for v in blockers)
+        saved = {v: placements[v] for v in [j, *blockers]}
+        for v, p in saved.items():
+            cap.book(problem.jobs[v], p, sign=-1.0)
+        moved: dict[int, Placement] = {}
+        ok = True
+        for v in [j, *sorted(blockers, key=lambda v: (problem.jobs[v].deadline, v))]:
+            again = place(problem, problem.jobs[v], cap)
+            if again is None:
+                ok = False
+                break
+            cap.book(problem.jobs[v], again)
+            moved[v] = again
+        after = sum(objective_value(problem, problem.jobs[v], p) for v, p in moved.items())
+        if ok and after < before - 1e-9 * max(1.0, before):
+            placements.update(moved)
+            value.update(
+                {v: objective_value(problem, problem.jobs[v], p) for v, p in moved.items()}
+            )
+            continue
+        for v, p in moved.items():
+            cap.book(problem.jobs[v], p, sign=-1.0)
+        for v, p in saved.items():
+            cap.book(problem.jobs[v], p)
