@@ -7,9 +7,11 @@ question it answers is "given these prices and intensities, what would gridshift
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -138,6 +140,15 @@ def plan_command(
     forecasts: dict[tuple[str, SignalKind], Forecast] = {
         key: perfect_forecast(s, at, step_s, horizon_s) for key, s in series.items()
     }
+    for (zone, kind), predicted in forecasts.items():
+        if not np.isfinite(predicted.values).any():
+            known = series[(zone, kind)]
+            raise UserError(
+                f"the {zone} {kind.value} data has no value between {to_iso(at)} and "
+                f"{to_iso(at + timedelta(seconds=horizon_s))}",
+                hint=f"it covers {to_iso(known.start)} .. {to_iso(known.end)}: pick --now inside "
+                "it, or import data for that period",
+            )
     started = time.perf_counter()
     result = plan(
         job_list,
