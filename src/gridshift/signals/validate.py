@@ -401,6 +401,9 @@ def build_series(
 
 
 def coverage_pct(series: Series) -> float:
-    """Share of the expected steps between the first and last point that have a value."""
-    span = int((series.times[-1] - series.times[0]).astype(np.int64)) // series.step_s + 1
-    return 100.0 * float(np.count_nonzero(series.valid)) / max(span, 1)
+    """Share of the expected steps between the first and last point that hold a value (steps
+    on the series' own grid, so irregular extra points never push it past 100 %)."""
+    t = series.times.astype(np.int64)
+    span = int(t[-1] - t[0]) // series.step_s + 1
+    slots = np.unique((t[series.valid] - t[0]) // series.step_s)
+    return 100.0 * float(len(slots)) / max(span, 1)
