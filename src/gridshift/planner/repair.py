@@ -21,6 +21,55 @@ def _span(placement: Placement) -> tuple[int, int]:
 REPAIR_BUDGET = 1500  # placements the repair may try per pass (it scales with failures)
 
 
+def _reshuffle(
+    problem: Problem,
+    cap: Capacity,
+    placements: dict[int, Placement],
+    first: int,
+    others: list[int],
+) -> dict[int, Placement] | None:
+    """Take ``others`` (and ``first``, if placed) off, place ``first`` and then the others
+    (earliest deadline first). Returns the new placements with everything booked, or None with
+    everything restored as it was."""
+    saved = {v: placements.pop(v) for v in [first, *others] if v in placements}
+    for v, p in saved.items():
+        cap.book(problem.jobs[v], p, sign=-1.0)
+    moved: dict[int, Placement] = {}
+    for v in [first, *sorted(others, key=lambda v: (problem.jobs[v].deadline, v))]:
+        again = place(problem, problem.jobs[v], cap)
+        if again is None:
+            break
+        cap.book(problem.jobs[v], again)
+        moved[v] = again
+    else:
+        placements.update(moved)
+        return moved
+    for v, p in moved.items():
+        cap.book(problem.jobs[v], p, sign=-1.0)
+    for v, p in saved.items():
+        cap.book(problem.jobs[v], p)
+        placements[v] = p
+    return None
+
+
+def _blockers(
+    problem: Problem, placements: dict[int, Placement], j: int, ideal: Placement
+) -> list[int]:
+    """Movable jobs of equal or lower priority that sit where ``ideal`` would run."""
+    table = problem.jobs[j]
+    steps = ideal.active()
+    return [
+        v
+        for v, p in placements.items()
+        if v != j
+        and p.cluster == ideal.cluster
+        and bool((p.active() & steps).any())
+        and problem.jobs[v].priority.rank <= table.priority.rank
+        and problem.jobs[v].running_on is None
+        and problem.jobs[v].priority is not Priority.CRITICAL
+    ]
+
+
 def repair(
     problem: Problem, cap: Capacity, placements: dict[int, Placement], failed: list[int]
 ) -> list[int]:
@@ -55,6 +104,16 @@ def repair(
         if budget <= 0:
             still.append(j)
             continue
+        ideal = place(problem, table, Capacity(problem))
+        if ideal is not None:
+            blockers = _blockers(problem, placements, j, ideal)
+            if 0 < len(blockers) <= MAX_EJECTED:
+                budget -= len(blockers) + 1
+                shuffled = _reshuffle(problem, cap, placements, j, blockers)
+                if shuffled is not None:
+                    for v, p in shuffled.items():
+                        mark(v, p)
+                    continue
         lo, hi = table.release, table.deadline
         placed = cl >= 0
         mask = (
@@ -168,40 +227,23 @@ def eject(problem: Problem, placements: dict[int, Placement]) -> None:
         ideal = place(problem, table, empty)
         if ideal is None or objective_value(problem, table, ideal) >= value[j] - 1e-9:
             continue
-        steps = ideal.active()
-        blockers = [
-            v
-            for v, p in placements.items()
-            if v != j
-            and p.cluster == ideal.cluster
-            and bool((p.active() & steps).any())
-            and problem.jobs[v].priority.rank <= table.priority.rank
-            and problem.jobs[v].running_on is None
-            and problem.jobs[v].priority is not Priority.CRITICAL
-        ]
+        blockers = _blockers(problem, placements, j, ideal)
         if not blockers or len(blockers) > MAX_EJECTED:
             continue
-        before = value[j] + sum(value[v] for v in blockers)
-        saved = {v: placements[v] for v in [j, *blockers]}
-        for v, p in saved.items():
-            cap.book(problem.jobs[v], p, sign=-1.0)
-        moved: dict[int, Placement] = {}
-        ok = True
-        for v in [j, *sorted(blockers, key=lambda v: (problem.jobs[v].deadline, v))]:
-            again = place(problem, problem.jobs[v], cap)
-            if again is None:
-                ok = False
-                break
-            cap.book(problem.jobs[v], again)
-            moved[v] = again
-        after = sum(objective_value(problem, problem.jobs[v], p) for v, p in moved.items())
-        if ok and after < before - 1e-9 * max(1.0, before):
-            placements.update(moved)
+        before = {v: placements[v] for v in [j, *blockers]}
+        cost_before = sum(value[v] for v in before)
+        moved = _reshuffle(problem, cap, placements, j, blockers)
+        if moved is None:
+            continue
+        cost_after = sum(objective_value(problem, problem.jobs[v], p) for v, p in moved.items())
+        if cost_after < cost_before - 1e-9 * max(1.0, cost_before):
             value.update(
                 {v: objective_value(problem, problem.jobs[v], p) for v, p in moved.items()}
             )
             continue
+        # No saving: put everything back as it was.
         for v, p in moved.items():
             cap.book(problem.jobs[v], p, sign=-1.0)
-        for v, p in saved.items():
+        for v, p in before.items():
             cap.book(problem.jobs[v], p)
+            placements[v] = p
