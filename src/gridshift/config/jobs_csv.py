@@ -42,22 +42,20 @@ _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
 
 
-def _int(value: str, field: str, source: str) -> int:
+def _int(value: str, field: str) -> int:
     try:
         return int(value)
     except ValueError:
         raise ConfigError(
-            "not a whole number", source=source, field=field, value=value, accepted="a whole number"
+            "not a whole number", field=field, value=value, accepted="a whole number"
         ) from None
 
 
-def _float(value: str, field: str, source: str) -> float:
+def _float(value: str, field: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise ConfigError(
-            "not a number", source=source, field=field, value=value, accepted="a number"
-        ) from None
+        raise ConfigError("not a number", field=field, value=value, accepted="a number") from None
 
 
 def read_jobs_csv(
@@ -81,6 +79,15 @@ def read_jobs_csv(
             value=",".join(header),
             accepted=f"columns {','.join(COLUMNS)}",
         )
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ConfigError(
+            f"column(s) named twice: {', '.join(repeated)}",
+            source=source,
+            field="header",
+            value=",".join(header),
+            accepted="each column once",
+        )
     unknown = [c for c in header if c not in COLUMNS]
     if unknown:
         raise ConfigError(
@@ -93,9 +100,26 @@ def read_jobs_csv(
     served = set(site.zones) if site is not None else None
     jobs: list[Job] = []
     seen: set[str] = set()
-    for line, raw in enumerate(reader, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+    for raw in reader:
+        line = reader.line_num  # the file's own line number (blank lines are skipped)
         where = f"row {line}"
+        if None in raw:
+            raise ConfigError(
+                f"{len(raw[None]) + len(header)} fields but the header has {len(header)}",
+                source=source,
+                field=where,
+                value=",".join(str(v) for v in raw[None]),
+                accepted="one value per header column",
+            )
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not row.get("id"):
+            raise ConfigError(
+                "empty job id",
+                source=source,
+                field=f"{where}.id",
+                value=None,
+                accepted="a non-empty id",
+            )
         try:
             jobs.append(_job(row, where, default_within_s, served))
         except ConfigError as exc:
@@ -118,7 +142,7 @@ def _job(
     row: dict[str, str], where: str, default_within_s: float | None, served: set[str] | None
 ) -> Job:
     submitted = parse_time(row["submit_time"], field="submit_time")
-    duration = parse_duration(_float(row["duration_s"], "duration_s", where), field="duration_s")
+    duration = parse_duration(_float(row["duration_s"], "duration_s"), field="duration_s")
     if row.get("deadline"):
         deadline = parse_time(row["deadline"], field="deadline")
     elif default_within_s is not None:
@@ -147,11 +171,11 @@ def _job(
             value=priority_text,
             accepted="low, normal, high, critical",
         ) from None
-    gpus = _int(row["gpus"], "gpus", where) if row.get("gpus") else 1
+    gpus = _int(row["gpus"], "gpus") if row.get("gpus") else 1
     elastic = None
     if row.get("min_gpus") or row.get("max_gpus"):
-        lo = _int(row.get("min_gpus") or str(gpus), "min_gpus", where)
-        hi = _int(row.get("max_gpus") or str(gpus), "max_gpus", where)
+        lo = _int(row.get("min_gpus") or str(gpus), "min_gpus")
+        hi = _int(row.get("max_gpus") or str(gpus), "max_gpus")
         elastic = Elastic(lo, hi)
     zones = tuple(z.strip() for z in row.get("zones", "").split("|") if z.strip())
     if served is not None:
@@ -163,9 +187,7 @@ def _job(
                     value=zone,
                     accepted=", ".join(sorted(served)),
                 )
-    watts = (
-        _float(row["watts_per_gpu"], "watts_per_gpu", where) if row.get("watts_per_gpu") else None
-    )
+    watts = _float(row["watts_per_gpu"], "watts_per_gpu") if row.get("watts_per_gpu") else None
     return Job(
         id=row["id"],
         name=row["id"],
