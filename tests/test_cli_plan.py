@@ -124,7 +124,9 @@ def plans_by_solver(base: Path, plan_json: dict[str, Any]) -> dict[str, dict[str
     return {
         "auto": plan_json,
         "fast": ok_json(gridshift(base, *plan_args("--solver", "fast", "--json"))),
-        "exact": ok_json(gridshift(base, *plan_args("--solver", "exact", "--json"))),
+        "exact": ok_json(
+            gridshift(base, *plan_args("--solver", "exact", "--time-limit", "3", "--json"))
+        ),
     }
 
 

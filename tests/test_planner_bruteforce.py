@@ -434,13 +434,13 @@ def reference_of(inst: Instance) -> Reference:
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Seeded instances that show the bugs below (found by the seeded measurement at the end).
-WARM_START_BUG = seeded_instance(53)  # exact returns the fast plan: 1.36 x the optimum
-SHORT_WORK_BUG = seeded_instance(43)  # exact "plans" a job with half its work
+WARM_START_REGRESSION = seeded_instance(53)  # exact returns the fast plan: 1.36 x the optimum
+SHORT_WORK_REGRESSION = seeded_instance(43)  # exact "plans" a job with half its work
 FAST_MISSES = seeded_instance(94)  # fast leaves a job out; a plan with every job exists
 
 
 @PROPERTY
-@example(WARM_START_BUG)
+@example(WARM_START_REGRESSION)
 @given(instances())
 def test_exact_reaches_the_brute_force_optimum(inst: Instance) -> None:
     ref = reference_of(inst)
@@ -472,7 +472,7 @@ def test_exact_plans_every_job_validly_and_no_worse_than_fast(inst: Instance) ->
 
 
 @PROPERTY
-@example(SHORT_WORK_BUG)
+@example(SHORT_WORK_REGRESSION)
 @given(instances())
 def test_exact_plans_are_valid_also_under_scarcity(inst: Instance) -> None:
     ref = reference_of(inst)
@@ -515,10 +515,10 @@ def test_fast_plans_are_valid_and_within_the_measured_ratio(inst: Instance) -> N
 
 def test_bug_examples_are_what_they_claim() -> None:
     """The seeded bug examples above: all jobs fit (53, 94), or they do not (43)."""
-    assert brute_force(WARM_START_BUG).optimum is not None
+    assert brute_force(WARM_START_REGRESSION).optimum is not None
     assert brute_force(FAST_MISSES).optimum is not None
-    assert brute_force(SHORT_WORK_BUG).optimum is None
-    assert brute_force(SHORT_WORK_BUG).complete
+    assert brute_force(SHORT_WORK_REGRESSION).optimum is None
+    assert brute_force(SHORT_WORK_REGRESSION).complete
 
 
 # ----------------------------------------------------------------------------------- measurement

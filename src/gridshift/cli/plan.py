@@ -111,6 +111,9 @@ def plan_command(
     forecast: Annotated[
         str | None, typer.Option("--forecast", help="Forecast model (default: the data itself).")
     ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Exact solver time limit, seconds.")
+    ] = 10.0,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Signal library.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -128,6 +131,8 @@ def plan_command(
             f"unknown forecast model {forecast!r}",
             hint="offline planning supports 'perfect' (the data itself) so far",
         )
+    if not 0.1 <= time_limit <= 3600:
+        raise UserError(f"--time-limit {time_limit:g} is out of range", hint="0.1 to 3600 s")
     at = parse_time(now, field="--now")
     step_s = int(parse_duration(step, field="--step"))
     horizon_s = int(parse_duration(horizon, field="--horizon"))
@@ -157,7 +162,7 @@ def plan_command(
         site.objective,
         at,
         solver=solver,
-        options=PlannerOptions(step_s=step_s, horizon_s=horizon_s),
+        options=PlannerOptions(step_s=step_s, horizon_s=horizon_s, time_limit_s=time_limit),
     )
     seconds = time.perf_counter() - started
     data = plan_to_dict(result, seconds)
