@@ -126,6 +126,8 @@ def solve(problem: Problem, solver: str = "auto", timings: dict[str, float] | No
         table = problem.jobs[j]
         placement = placements[j]
         planned = outcome(problem, table, placement)
+        now, _ = explain.run_now(problem, table, placement.cluster)
+        baseline = outcome(problem, table, now)
         total += objective_value(problem, table, placement)
         job_plans.append(
             JobPlan(
@@ -133,8 +135,8 @@ def solve(problem: Problem, solver: str = "auto", timings: dict[str, float] | No
                 cluster=problem.clusters[placement.cluster].name,
                 segments=tuple(segments(problem, table, placement)),
                 outcome=planned,
-                run_now=explain.counterfactual(problem, table, placement.cluster),
-                reason=explain.reason(problem, table, placement, planned),
+                run_now=baseline,
+                reason=explain.reason(problem, table, placement, planned, (now, baseline)),
             )
         )
     clock.lap("explain")

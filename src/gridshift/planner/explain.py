@@ -46,11 +46,6 @@ def run_now(problem: Problem, table: JobTable, cluster: int) -> tuple[Placement,
     return placement, start + length <= problem.steps + 1e-9
 
 
-def counterfactual(problem: Problem, table: JobTable, cluster: int) -> Outcome:
-    placement, _ = run_now(problem, table, cluster)
-    return outcome(problem, table, placement)
-
-
 def _mean_over(values: np.ndarray, placement: Placement) -> float:
     active = placement.active()
     if not active.any():
@@ -58,11 +53,22 @@ def _mean_over(values: np.ndarray, placement: Placement) -> float:
     return float(np.average(values[active], weights=placement.frac[active]))
 
 
-def reason(problem: Problem, table: JobTable, placement: Placement, planned: Outcome) -> str:
+def reason(
+    problem: Problem,
+    table: JobTable,
+    placement: Placement,
+    planned: Outcome,
+    counterpart: tuple[Placement, Outcome] | None = None,
+) -> str:
+    """The decision in one sentence with its numbers. ``counterpart`` is the run-now placement
+    and outcome when the caller has them already."""
     c = placement.cluster
     cluster = problem.clusters[c]
-    now_placement, _ = run_now(problem, table, c)
-    baseline = outcome(problem, table, now_placement)
+    if counterpart is None:
+        now_placement, _ = run_now(problem, table, c)
+        baseline = outcome(problem, table, now_placement)
+    else:
+        now_placement, baseline = counterpart
     parts: list[str] = []
     active_steps = np.nonzero(placement.active())[0]
     first = int(active_steps[0])
