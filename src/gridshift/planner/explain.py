@@ -97,7 +97,14 @@ def reason(
         parts.append("averaging " + " and ".join(signal_bits) + " over its run")
     allowed = int(table.allowed.sum())
     if allowed > 1:
-        parts.append(f"cheapest of {allowed} allowed clusters ({cluster.zone})")
+        window = slice(table.release, max(table.release + 1, table.deadline))
+        mean_cost = problem.cost[:, window].mean(axis=1)
+        cheapest = bool(mean_cost[c] <= mean_cost[table.allowed].min() + 1e-12)
+        parts.append(
+            f"cheapest of {allowed} allowed clusters ({cluster.zone})"
+            if cheapest
+            else f"{cluster.zone} of {allowed} allowed clusters: cheaper ones had no room"
+        )
     # Levers.
     modes = {int(m) for m in placement.mode[placement.active()]}
     caps = sorted({r for m in modes if (r := table.modes[m].cap_ratio) is not None})
