@@ -35,6 +35,7 @@ import numpy.typing as npt
 from gridshift.domain import Priority
 from gridshift.planner.greedy import Capacity, place
 from gridshift.planner.model import JobTable, Problem
+from gridshift.planner.repair import EJECT_MAX_JOBS, eject, polish, repair
 from gridshift.planner.schedule import (
     Placement,
     contiguous,
@@ -48,6 +49,7 @@ from gridshift.planner.schedule import (
 
 Floats = npt.NDArray[np.float64]
 MAX_ITERATIONS = 12
+PER_CLUSTER_COLUMNS = 3  # columns a contiguous job adds per pricing round
 
 
 @dataclass
@@ -90,14 +92,17 @@ def _step_costs(
 
 def _price_contiguous(
     problem: Problem, table: JobTable, lg: Floats, lk: Floats
-) -> tuple[float, Placement | None]:
-    """The exact cheapest contiguous schedule with capacity charged at the prices."""
-    best: tuple[float, Placement] | None = None
+) -> tuple[float, list[Placement]]:
+    """The exact cheapest contiguous schedule with capacity charged at the prices (its value is
+    the job's term of the Lagrangian bound), and the best schedule on each cluster as columns."""
+    best_value = math.inf
+    per_cluster: list[tuple[float, Placement]] = []
     fixed = table.release if table.priority is Priority.CRITICAL else None
     if table.running_on is not None:
         fixed = 0
     for c in np.nonzero(table.allowed)[0]:
         energy, charge = _step_costs(problem, table, int(c), lg, lk)
+        here: tuple[float, Placement] | None = None
         for m in range(len(table.modes)):
             if fixed is not None and m != 0:
                 break
@@ -118,12 +123,14 @@ def _price_contiguous(
                 - k[starts]
             )
             i = int(np.argmin(value))
-            if best is None or value[i] < best[0]:
+            if here is None or value[i] < here[0]:
                 placement = contiguous(problem, table, int(c), m, int(starts[i]), length)
-                best = (float(value[i]), placement)
-    if best is None:
-        return math.inf, None
-    return best
+                here = (float(value[i]), placement)
+        if here is not None:
+            per_cluster.append(here)
+            best_value = min(best_value, here[0])
+    per_cluster.sort(key=lambda x: x[0])
+    return best_value, [p for _, p in per_cluster[:PER_CLUSTER_COLUMNS]]
 
 
 def _price_slots(
@@ -399,8 +406,9 @@ def solve_colgen(
                 for p in new:
                     added += add(j, p)
             else:
-                best, cand = _price_contiguous(problem, table, lg, lk)
-                added += add(j, cand)
+                best, found = _price_contiguous(problem, table, lg, lk)
+                for cand in found:
+                    added += add(j, cand)
             total += min(float(penalties[j]), best)
         bound = max(bound, total - capacity)
         if added == 0:
@@ -411,6 +419,15 @@ def solve_colgen(
     # from the better of that and the fast plan, for the rest of the time budget.
     z_lp, _, _, _, _, _ = _solve_master(problem, columns, penalties, False, budget - spent)
     rounded = _round(problem, columns, z_lp)
+    missing = [t.index for t in problem.jobs if t.index not in rounded]
+    if missing:
+        cap = Capacity(problem)
+        for j, p in rounded.items():
+            cap.book(problem.jobs[j], p)
+        repair(problem, cap, rounded, missing)
+    if len(problem.jobs) <= EJECT_MAX_JOBS:
+        eject(problem, rounded)
+    polish(problem, rounded)
     chosen = _better(problem, rounded, warm)
     for j, p in chosen.items():
         add(j, p)
