@@ -41,14 +41,13 @@ from gridshift.planner.schedule import (
     contiguous,
     objective_value,
     plan_loss,
-    resumes,
     tidy,
     window,
     work_done,
 )
 
 Floats = npt.NDArray[np.float64]
-MAX_ITERATIONS = 12
+MAX_ITERATIONS = 60
 PER_CLUSTER_COLUMNS = 3  # columns a contiguous job adds per pricing round
 
 
@@ -140,7 +139,7 @@ def _price_slots(
     and mode) to add as columns."""
     lo, hi = table.release, table.deadline
     bound = math.inf
-    found: list[tuple[float, Placement]] = []
+    found: list[tuple[float, tuple[int, int, npt.NDArray[np.int64]]]] = []
     rate0 = table.modes[0].rate
     for c in np.nonzero(table.allowed)[0]:
         energy, charge = _step_costs(problem, table, int(c), lg, lk)
@@ -165,34 +164,36 @@ def _price_slots(
             per_step_work = rates[m] * problem.step_s
             order = np.argsort(full[m], kind="stable")
             work = table.work_s
-            placement = None
+            chosen = None
+            running = table.running_on is not None
             for _ in range(4):
                 n = math.ceil(work / per_step_work - 1e-9)
-                if n > len(order):
-                    placement = None
+                if n > len(order) or not np.isfinite(full[m][order[n - 1]]):
+                    chosen = None
                     break
-                frac = np.zeros(problem.steps)
-                modes = np.full(problem.steps, -1, dtype=np.int64)
-                chosen = lo + order[:n]
-                frac[chosen] = 1.0
-                modes[chosen] = m
-                placement = Placement(table.index, int(c), frac, modes)
-                needed = table.work_s + resumes(table, placement) * table.overhead_s * rate0
+                chosen = np.sort(lo + order[:n])
+                runs_ = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
+                restarts = runs_ - 1 + int(running and chosen[0] > 0)
+                needed = table.work_s + restarts * table.overhead_s * rate0
                 if needed <= work + 1e-6:
                     break
                 work = needed
-            if placement is None:
+            if chosen is None:
                 continue
-            tidy(problem, table, placement)
-            if work_done(problem, table, placement) < table.work_s - 1e-3:
-                continue
-            g, k = _usage(problem, table, placement)
-            charged = objective_value(problem, table, placement) + float(
-                np.sum(g * lg[c]) + np.sum(k * lk[c])
-            )
-            found.append((charged, placement))
+            # Rank by the whole steps' charged cost; only the best few are tidied below.
+            found.append((float(full[m][chosen - lo].sum()), (int(c), m, chosen)))
     found.sort(key=lambda x: x[0])
-    return bound, [p for _, p in found[:2]]
+    out: list[Placement] = []
+    for _, (cluster, m, steps) in found[:2]:
+        frac = np.zeros(problem.steps)
+        modes = np.full(problem.steps, -1, dtype=np.int64)
+        frac[steps] = 1.0
+        modes[steps] = m
+        placement = Placement(table.index, cluster, frac, modes)
+        tidy(problem, table, placement)
+        if work_done(problem, table, placement) >= table.work_s - 1e-3:
+            out.append(placement)
+    return bound, out
 
 
 def _solve_master(
@@ -354,6 +355,83 @@ def _round(problem: Problem, columns: list[list[Column]], z: Floats) -> dict[int
     return out
 
 
+class _MasterLP:
+    """The master LP kept in one HiGHS instance: each pricing round adds its columns and the
+    simplex restarts from the last basis instead of from scratch."""
+
+    def __init__(self, problem: Problem, penalties: Floats) -> None:
+        import highspy
+
+        from gridshift.planner.exact import _quiet_highs
+
+        self.problem = problem
+        self.h = _quiet_highs(highspy)
+        self.h.setOptionValue("threads", 1)
+        J, C, T = len(problem.jobs), len(problem.clusters), problem.steps
+        self.g_rows = np.full((C, T), -1)
+        self.k_rows = np.full((C, T), -1)
+        lower = [1.0] * J
+        upper = [1.0] * J
+        n = J
+        for c in range(C):
+            if problem.clusters[c].gpus is not None:
+                for t in range(T):
+                    self.g_rows[c, t] = n
+                    lower.append(-np.inf)
+                    upper.append(float(problem.gpus[c]))
+                    n += 1
+            for t in range(T):
+                if np.isfinite(problem.headroom_kw[c, t]):
+                    self.k_rows[c, t] = n
+                    lower.append(-np.inf)
+                    upper.append(float(problem.headroom_kw[c, t]))
+                    n += 1
+        self.h.addRows(
+            n,
+            np.array(lower),
+            np.array(upper),
+            0,
+            np.zeros(n, dtype=np.int32),
+            np.array([], dtype=np.int32),
+            np.array([]),
+        )
+        for j in range(J):  # "left out" at its penalty
+            self.h.addCol(
+                float(penalties[j]), 0.0, 1.0, 1, np.array([j], dtype=np.int32), np.array([1.0])
+            )
+        self.jobs_of: list[int] = []
+        self.J = J
+
+    def add(self, j: int, column: Column) -> None:
+        table = self.problem.jobs[j]
+        c = column.placement.cluster
+        g, k = _usage(self.problem, table, column.placement)
+        steps = np.nonzero(g > 0)[0]
+        rows = [j]
+        vals = [1.0]
+        gr = self.g_rows[c, steps]
+        rows += gr[gr >= 0].tolist()
+        vals += g[steps][gr >= 0].tolist()
+        kr = self.k_rows[c, steps]
+        rows += kr[kr >= 0].tolist()
+        vals += k[steps][kr >= 0].tolist()
+        self.h.addCol(
+            column.cost, 0.0, 1.0, len(rows), np.array(rows, dtype=np.int32), np.array(vals)
+        )
+        self.jobs_of.append(j)
+
+    def solve(self, time_limit: float) -> tuple[Floats, Floats, Floats]:
+        """Column values (in the order added), GPU prices and kW prices."""
+        self.h.setOptionValue("time_limit", max(0.5, time_limit))
+        self.h.run()
+        solution = self.h.getSolution()
+        x = np.asarray(solution.col_value)[self.J :]
+        duals = np.asarray(solution.row_dual)
+        lg = np.where(self.g_rows >= 0, -duals[np.maximum(self.g_rows, 0)], 0.0)
+        lk = np.where(self.k_rows >= 0, -duals[np.maximum(self.k_rows, 0)], 0.0)
+        return x, np.maximum(lg, 0.0), np.maximum(lk, 0.0)
+
+
 def solve_colgen(
     problem: Problem, warm: dict[int, Placement], penalties: Floats
 ) -> tuple[dict[int, Placement], list[int], float, str]:
@@ -363,6 +441,9 @@ def solve_colgen(
     columns: list[list[Column]] = [[] for _ in range(J)]
     keys: list[set[tuple[Any, ...]]] = [set() for _ in range(J)]
 
+    master = _MasterLP(problem, penalties)
+    order: list[tuple[int, int]] = []  # (job, index in columns[job]) in the master's order
+
     def add(j: int, p: Placement | None) -> bool:
         if p is None:
             return False
@@ -371,7 +452,18 @@ def solve_colgen(
             return False
         keys[j].add(col.key)
         columns[j].append(col)
+        master.add(j, col)
+        order.append((j, len(columns[j]) - 1))
         return True
+
+    def lp(time_left: float) -> tuple[Floats, Floats, Floats]:
+        """Solve the master LP; column values come back in ``columns`` order."""
+        x, lg, lk = master.solve(time_left)
+        offsets = np.cumsum([0] + [len(c) for c in columns])
+        z = np.zeros(int(offsets[-1]))
+        for (j, i), value in zip(order, x, strict=True):
+            z[offsets[j] + i] = value
+        return z, lg, lk
 
     for j, p in warm.items():
         add(j, p)
@@ -388,7 +480,7 @@ def solve_colgen(
         spent = time.perf_counter() - started
         if spent > 0.5 * budget:
             break
-        z_lp, _, lg, lk, _, _ = _solve_master(problem, columns, penalties, False, budget - spent)
+        _, lg, lk = lp(budget - spent)
         limited = problem.gpus[:, None] < 10**8
         capacity = float(
             np.sum(np.where(limited, lg, 0.0) * np.where(limited, problem.gpus[:, None], 0))
@@ -417,7 +509,7 @@ def solve_colgen(
     # Round the final LP: each job takes its most-used schedule that still fits, else the fast
     # solver's best placement against what is left; then the MILP over the columns, started
     # from the better of that and the fast plan, for the rest of the time budget.
-    z_lp, _, _, _, _, _ = _solve_master(problem, columns, penalties, False, budget - spent)
+    z_lp, _, _ = lp(budget - spent)
     rounded = _round(problem, columns, z_lp)
     missing = [t.index for t in problem.jobs if t.index not in rounded]
     if missing:

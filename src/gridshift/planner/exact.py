@@ -93,9 +93,6 @@ class _Slot:
     mode: int
 
 
-FULL_MODEL_LIMIT = 20_000  # binaries; above it the exact solver uses column generation
-
-
 def full_model_size(problem: Problem) -> int:
     """How many binaries the full MILP would have."""
     size = 0
@@ -156,7 +153,7 @@ def solve_exact(
     T, C = problem.steps, len(problem.clusters)
     opts = problem.options
     big = _standalone_scale(problem)
-    if full_model_size(problem) > FULL_MODEL_LIMIT:
+    if full_model_size(problem) > opts.full_model_limit:
         from gridshift.planner.colgen import solve_colgen
 
         penalties = np.array([_penalty(problem, t, big) for t in problem.jobs])

@@ -65,6 +65,7 @@ class PlannerOptions:
     time_limit_s: float = 10.0  # exact solver
     mip_rel_gap: float = 0.005  # exact solver
     mip_max_nodes: int | None = None  # exact solver: a deterministic budget (auto sets one)
+    full_model_limit: int = 20_000  # exact solver: binaries above which column generation runs
     patterns_per_cluster: int = 24  # exact solver: start times kept per job, cluster and mode
     seed: int = 0
 
