@@ -48,6 +48,7 @@ from gridshift.planner.schedule import (
 
 Floats = npt.NDArray[np.float64]
 MAX_ITERATIONS = 60
+PRICING_SHARE = 0.4  # of the time budget, for column generation; the rest for the MILP
 PER_CLUSTER_COLUMNS = 3  # columns a contiguous job adds per pricing round
 
 
@@ -478,7 +479,7 @@ def solve_colgen(
     iterations = 0
     for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - reported below
         spent = time.perf_counter() - started
-        if spent > 0.5 * budget:
+        if spent > PRICING_SHARE * budget:
             break
         _, lg, lk = lp(budget - spent)
         limited = problem.gpus[:, None] < 10**8
