@@ -16,7 +16,6 @@ from gridshift.config import schema
 from gridshift.config.units import parse_time
 from gridshift.config.yamlio import read_yaml
 from gridshift.domain import (
-    EXECUTORS,
     Cluster,
     ConfigError,
     GpuPowerProfile,
@@ -66,14 +65,8 @@ class SiteConfig:
 def _cluster(spec: schema.ClusterSpec, i: int, source: str) -> Cluster:
     where = f"clusters[{i}]"
     try:
+        # Zone and executor are checked by Cluster itself; here only what needs the spec.
         zone = check_zone(spec.zone)
-        if spec.executor not in EXECUTORS:
-            raise ConfigError(
-                "unknown executor",
-                field="executor",
-                value=spec.executor,
-                accepted=", ".join(EXECUTORS),
-            )
         if spec.gpu_power_w is not None:
             power = GpuPowerProfile(idle_w=spec.gpu_power_w.idle, max_w=spec.gpu_power_w.max)
         elif spec.gpu_type.upper() in GPU_DEFAULTS:

@@ -22,14 +22,12 @@ what ``Plan.lower_bound`` carries.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from gridshift.domain import InternalError, Priority
+from gridshift.planner.highs import quiet_highs
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import Placement, plan_loss, tidy
 
@@ -125,21 +123,6 @@ def _standalone_scale(problem: Problem) -> float:
     return 10.0 * worst + 1.0
 
 
-def _quiet_highs(highspy: Any) -> Any:
-    """A HiGHS instance whose start-up banner does not reach our stdout (it would break JSON)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    return h
-
-
 def solve_exact(
     problem: Problem, warm: dict[int, Placement] | None = None
 ) -> tuple[dict[int, Placement], list[int], float, str]:
@@ -227,13 +210,12 @@ def solve_exact(
     lp.integrality_ = [
         highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in b.integer
     ]
-    h = _quiet_highs(highspy)
+    h = quiet_highs()
     h.setOptionValue("time_limit", float(opts.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
     if opts.mip_max_nodes is not None:
         h.setOptionValue("mip_max_nodes", int(opts.mip_max_nodes))
     h.setOptionValue("random_seed", int(opts.seed))
-    h.setOptionValue("threads", 1)
     # No MIP start: with one, HiGHS 1.16 was seen to declare a wrong optimum and keep the start.
     # The fast plan is compared afterwards instead, and the better one is returned.
     h.passModel(lp)
