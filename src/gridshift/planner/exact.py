@@ -160,6 +160,7 @@ def solve_exact(
     start_cols: dict[tuple[int, int], int] = {}
     shares: dict[int, int] = {}
     warm = warm or {}
+    pruned = False
     for table in problem.jobs:
         penalty = _penalty(problem, table, big)
         if table.interruptible:
@@ -177,7 +178,7 @@ def solve_exact(
                 shares,
             )
         else:
-            _add_contiguous(
+            pruned |= _add_contiguous(
                 problem,
                 table,
                 b,
@@ -273,6 +274,11 @@ def solve_exact(
     # The dual bound includes the penalty of unplanned jobs; take it out.
     paid = float(sum(float(x[col]) * b.cost[col] for col in unplanned.values()))
     bound = float(dual_bound - paid if failed else dual_bound)
+    if pruned:
+        # Only the cheapest starts of some contiguous jobs were in the model: its bound holds
+        # for that restriction, not for the whole problem, so it is not reported.
+        bound = -math.inf
+        note += "; some start times pruned, so the MILP bound is not a bound of the whole problem"
     return placements, failed, bound, note
 
 
@@ -286,9 +292,11 @@ def _add_contiguous(
     unplanned: dict[int, int],
     penalty: float,
     hint: Placement | None = None,
-) -> None:
+) -> bool:
+    """Add the job's start patterns; True when some starts were left out (pruned)."""
     T = problem.steps
     opts = problem.options
+    pruned = False
     assign = b.row(1.0, 1.0)
     fixed = None
     if table.priority is Priority.CRITICAL:
@@ -318,6 +326,7 @@ def _add_contiguous(
             )
             value = sums * kw * problem.step_h
             keep = set(np.argsort(value, kind="stable")[: opts.patterns_per_cluster].tolist())
+            pruned |= len(value) > len(keep)
             keep.add(0)
             if hint is not None and hint.cluster == c and hint.active().any():
                 first = int(np.nonzero(hint.active())[0][0])
@@ -342,6 +351,7 @@ def _add_contiguous(
                 col = b.col(cost + 1e-9 * s, rows, vals, integer=True)
                 patterns[col] = _Pattern(table.index, int(c), m, s, length)
     unplanned[table.index] = b.col(penalty, [assign], [1.0])
+    return pruned
 
 
 def _add_interruptible(
