@@ -99,14 +99,24 @@ def repair(
         mark(v, p)
     budget = REPAIR_BUDGET
     still: list[int] = []
+    empty = Capacity(problem)
     for j in sorted(failed, key=lambda j: (-rank[j], j)):
         table = problem.jobs[j]
         if budget <= 0:
             still.append(j)
             continue
-        ideal = place(problem, table, Capacity(problem))
+        ideal = place(problem, table, empty)
         if ideal is not None:
-            blockers = _blockers(problem, placements, j, ideal)
+            lo_i, hi_i = _span(ideal)
+            near = np.nonzero(
+                (cl == ideal.cluster)
+                & (first <= hi_i)
+                & (last >= lo_i)
+                & (rank <= rank[j])
+                & movable
+            )[0]
+            steps = ideal.active()
+            blockers = [int(v) for v in near if bool((placements[int(v)].active() & steps).any())]
             if 0 < len(blockers) <= MAX_EJECTED:
                 budget -= len(blockers) + 1
                 shuffled = _reshuffle(problem, cap, placements, j, blockers)
