@@ -92,15 +92,25 @@ def _windows(
     cost = problem.cost
     energy = prefix[:, end] - prefix[:, s][:, None, :] + last[None, :, None] * cost[:, end]
     value = energy * (kw.T[:, :, None] * problem.step_h)  # [C, B, T]
-    blocked = (free_g[:, None, :] < g[None, :, None]) | (
-        free_k[:, None, :] < kw.T[:, :, None] - 1e-9
-    )
-    csum = np.zeros((*blocked.shape[:2], T + 1), dtype=np.int32)
-    np.cumsum(blocked, axis=2, out=csum[:, :, 1:])
-    rows = np.arange(B)[None, :, None]
-    clusters = np.arange(len(problem.clusters))[:, None, None]
-    busy = csum[clusters, rows, stop[None, :, :]] - csum[clusters, rows, s[None, None, :]]
+    C = len(problem.clusters)
+    clusters = np.arange(C)[:, None, None]
+    # GPUs: jobs ask for a handful of distinct counts, so count blocked steps once per count.
+    counts, which = np.unique(g, return_inverse=True)
+    g_csum = np.zeros((len(counts), C, T + 1), dtype=np.int32)
+    np.cumsum(free_g[None, :, :] < counts[:, None, None], axis=2, out=g_csum[:, :, 1:])
+    level = which[None, :, None]
+    busy = g_csum[level, clusters, stop[None, :, :]] - g_csum[level, clusters, s[None, None, :]]
     ok = (busy == 0) & valid[None, :, :] & np.isfinite(kw.T)[:, :, None]
+    # Site kW: only clusters with a limit somewhere need the per-job check.
+    limited = np.nonzero(np.isfinite(free_k).any(axis=1))[0]
+    if len(limited):
+        short = free_k[limited][:, None, :] < kw.T[limited][:, :, None] - 1e-9  # [L, B, T]
+        k_csum = np.zeros((len(limited), B, T + 1), dtype=np.int32)
+        np.cumsum(short, axis=2, out=k_csum[:, :, 1:])
+        rows = np.arange(B)[None, :, None]
+        lim = np.arange(len(limited))[:, None, None]
+        k_busy = k_csum[lim, rows, stop[None, :, :]] - k_csum[lim, rows, s[None, None, :]]
+        ok[limited] &= k_busy == 0
     value = np.where(ok, value, np.inf) + TIE * s[None, None, :]
     for b, table in enumerate(tables):
         prev = table.previous_start
