@@ -47,10 +47,12 @@ def run_now(problem: Problem, table: JobTable, cluster: int) -> tuple[Placement,
 
 
 def _mean_over(values: np.ndarray, placement: Placement) -> float:
-    active = placement.active()
-    if not active.any():
+    """The time-weighted mean of a per-step signal over the placement's run."""
+    weight = placement.frac
+    total = float(weight.sum())
+    if total <= 0:
         return float("nan")
-    return float(np.average(values[active], weights=placement.frac[active]))
+    return float(values @ weight) / total
 
 
 def reason(
