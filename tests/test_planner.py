@@ -1288,3 +1288,79 @@ def test_quarter_hour_grid_and_part_steps(solver: str) -> None:
     assert jp.segments[0].start == at(2)
     assert jp.segments[-1].end == at(2 + 50 / 60)
     assert jp.outcome.energy_kwh == pytest.approx(8 * 0.595 * 50 / 60)
+
+
+# --- Regressions from the review of the planner ---------------------------------------------
+
+
+def test_running_contiguous_job_that_cannot_make_its_deadline_is_reported(solver: str) -> None:
+    """A running non-interruptible job keeps its GPUs (no resize without a restart): if it
+    cannot finish by its deadline at them, the plan says so instead of running past it."""
+    fc = signals({"DE": (flat(8, 50), flat(8, 300))})
+    j = job("j", gpus=8, hours=4, deadline=3, elastic=Elastic(4, 16))
+    result = plan(
+        [j],
+        [cluster("a", "DE", 16)],
+        fc,
+        Objective(),
+        NOW,
+        solver=solver,
+        options=options(8),
+        running={"j": RunningJob("j", "a", 4, done_s=0)},
+    )
+    assert result.jobs == ()
+    assert "after the deadline" in result.infeasible[0].reason
+
+
+def test_running_elastic_job_covers_its_overhead_whatever_gpus_it_runs_on(solver: str) -> None:
+    fc = signals({"DE": (np.array([100, 100, 10, 10, 10, 10, 100, 100], float), flat(8, 300))})
+    j = job(
+        "j",
+        gpus=8,
+        hours=2,
+        deadline=8,
+        elastic=Elastic(4, 16),
+        interruptible=Interruptible(checkpoint_overhead_s=1800),
+    )
+    # run() checks that run time minus resumes x overhead covers the work left.
+    run(
+        [j],
+        [cluster("a", "DE", 16)],
+        fc,
+        options(8),
+        solver,
+        running={"j": RunningJob("j", "a", 4, done_s=0)},
+    )
+
+
+def test_lower_bound_holds_with_negative_prices(solver: str) -> None:
+    T = 6
+    fc = signals({"DE": (np.array([-80, 60, -80, 60, 10, -80], float), flat(T, 300))})
+    jobs = [
+        job("j0", gpus=8, hours=1, deadline=6),
+        job("j1", gpus=8, hours=3, deadline=4, interruptible=Interruptible(0.0)),
+    ]
+    objective = Objective(mode=ObjectiveMode.COST)
+    result = plan(
+        jobs, [cluster("a", "DE", 8)], fc, objective, NOW, solver=solver, options=options(T)
+    )
+    best = plan(
+        jobs, [cluster("a", "DE", 8)], fc, objective, NOW, solver="exact", options=options(T)
+    )
+    assert result.lower_bound is not None
+    assert result.lower_bound <= best.objective_value + 1e-9
+
+
+def test_running_job_with_no_work_left_is_not_blamed_on_capacity(solver: str) -> None:
+    result = plan(
+        [job("j", gpus=8, hours=2, deadline=6)],
+        [cluster("a", "DE", 16)],
+        signals({"DE": (flat(8, 50), flat(8, 300))}),
+        Objective(),
+        NOW,
+        solver=solver,
+        options=options(8),
+        running={"j": RunningJob("j", "a", 8, done_s=2 * HOUR)},
+    )
+    assert result.jobs == ()
+    assert "no work left" in result.infeasible[0].reason

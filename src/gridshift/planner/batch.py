@@ -194,7 +194,7 @@ def propose_slots(
                 break
             chosen = np.sort(ranked[:n])
             segments = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
-            extra = (segments - 1) * table.overhead_s * table.modes[0].rate
+            extra = (segments - 1) * table.overhead_work_s
             required = math.ceil((table.work_s + extra) / per_step[b] - 1e-9)
             if required <= n:
                 break

@@ -6,7 +6,9 @@ modes on cluster c) up to its fastest rate. Then a job's cost is at least
 ``e_c * rate_max * step_h * (sum of the n cheapest costs in its window)``, n = work / (rate_max *
 step), minimised over its allowed clusters. Windows are widened to multiples of ``QUANTUM`` steps
 (a wider window only lowers the bound), so sorted costs are computed once per distinct window.
-The exact solver reports the MILP dual bound instead, which is tighter.
+Where a step's cost is negative (negative prices), running there earns money, and the most kW
+per unit of rate earns most: those steps are scaled by it instead. The exact solver reports the
+MILP dual bound instead where it is valid, which is tighter.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def job_bounds(problem: Problem, jobs: Iterable[int]) -> dict[int, float]:
         hi = min(T, -(-table.deadline // QUANTUM) * QUANTUM)
         groups[(lo, hi)].append(j)
     out: dict[int, float] = {}
+    negative = bool(np.any(problem.cost < 0))
     for (lo, hi), members in groups.items():
         if hi <= lo:
             out.update({j: float("inf") for j in members})
@@ -53,11 +56,24 @@ def job_bounds(problem: Problem, jobs: Iterable[int]) -> dict[int, float]:
                 continue
             cs = np.nonzero(ok)[0]
             whole = np.floor(n[cs]).astype(np.int64)
-            nxt = ordered[cs, np.minimum(whole, width - 1)]
-            partial = np.where(whole < width, (n[cs] - whole) * nxt, 0.0)
-            values = per_rate[cs] * rate_max[cs] * problem.step_h * (cums[cs, whole] + partial)
-            best = float(values.min())
-            out[j] = best
+            rows = np.arange(len(cs))
+            if negative:
+                # Where energy earns money, the dearest kW per unit of rate is the cheapest
+                # way to do work: scale negative steps by it, the others by the least.
+                most = np.where(usable, kw / rate, -np.inf).max(axis=0)
+                steps = ordered[cs]
+                scaled = np.where(
+                    steps < 0, steps * most[cs][:, None], steps * per_rate[cs][:, None]
+                )
+                sums = np.concatenate([np.zeros((len(cs), 1)), np.cumsum(scaled, axis=1)], axis=1)
+                nxt = scaled[rows, np.minimum(whole, width - 1)]
+                partial = np.where(whole < width, (n[cs] - whole) * nxt, 0.0)
+                values = rate_max[cs] * problem.step_h * (sums[rows, whole] + partial)
+            else:
+                nxt = ordered[cs, np.minimum(whole, width - 1)]
+                partial = np.where(whole < width, (n[cs] - whole) * nxt, 0.0)
+                values = per_rate[cs] * rate_max[cs] * problem.step_h * (cums[cs, whole] + partial)
+            out[j] = float(values.min())
     return out
 
 

@@ -115,7 +115,6 @@ def _price_slots(
     lo, hi = table.release, table.deadline
     bound = math.inf
     found: list[tuple[float, tuple[int, int, npt.NDArray[np.int64]]]] = []
-    rate0 = table.modes[0].rate
     for c in np.nonzero(table.allowed)[0]:
         energy, charge = _step_costs(problem, table, int(c), lg, lk)
         full = (energy + charge)[:, lo:hi]  # [M, W]
@@ -149,7 +148,7 @@ def _price_slots(
                 chosen = np.sort(lo + order[:n])
                 runs_ = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
                 restarts = runs_ - 1 + int(running and chosen[0] > 0)
-                needed = table.work_s + restarts * table.overhead_s * rate0
+                needed = table.work_s + restarts * table.overhead_work_s
                 if needed <= work + 1e-6:
                     break
                 work = needed

@@ -9,7 +9,7 @@ only its last step may be a part-step):
 - interruptible job: a binary ``w[c, t, m]`` per allowed cluster, usable step and mode (the job
   runs step t on cluster c in mode m), at most one per step; ``y[c]`` binaries pick one cluster;
   continuous ``s[t] >= run[t] - run[t-1]`` count starts, and each resume costs its checkpoint
-  overhead in work: ``sum(w * rate * step) - overhead * rate0 * (sum(s) - 1) >= work``.
+  overhead in work: ``sum(w * rate * step) - overhead * (sum(s) - 1) >= work``.
 - capacity per cluster and step: GPUs, and site kW above the idle draw.
 - every job may stay unplanned (``u``) at a penalty far above any energy cost, weighted by
   priority, so scarcity drops the lowest priority first and never makes the model infeasible.
@@ -374,8 +374,7 @@ def _add_interruptible(
     the end of a run; a binary ``u`` leaves the job out whole (never part of it)."""
     opts = problem.options
     steps = list(range(table.release, table.deadline))
-    rate0 = table.modes[0].rate
-    overhead_work = table.overhead_s * rate0
+    overhead_work = table.overhead_work_s
     running = 1.0 if table.running_on is not None else 0.0
     # work: sum(w*rate*step) - overhead_work*sum(s) + W*u >= W - overhead_work*(1 - running)
     work_row = b.row(table.work_s - overhead_work * (1 - running), np.inf)

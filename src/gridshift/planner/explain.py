@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from gridshift.domain import ObjectiveMode, Outcome
+from gridshift.domain import ObjectiveMode, Outcome, Priority
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import (
     Placement,
@@ -178,10 +178,14 @@ def precheck(problem: Problem, table: JobTable) -> str | None:
     if biggest.gpus is not None and need > biggest.gpus:
         return f"needs {need} GPUs; the largest allowed cluster ({biggest.name}) has {biggest.gpus}"
     if table.work_s <= 0:
-        return None
+        return "no work left (the running job has done its whole duration): nothing to plan"
     if problem.time_at(table.release) >= job.deadline:
         return f"its deadline {_hm(job.deadline)} has passed"
-    fastest = max(m.rate for m in table.modes)
+    pinned = table.priority is Priority.CRITICAL or (
+        table.running_on is not None and not table.interruptible
+    )
+    # Critical and running contiguous work run in mode 0 only (no resize without a restart).
+    fastest = table.modes[0].rate if pinned else max(m.rate for m in table.modes)
     finish = problem.time_at(table.release + table.work_s / (fastest * problem.step_s))
     if finish > job.deadline:
         return f"earliest possible finish {_hm(finish)} is after the deadline {_hm(job.deadline)}"

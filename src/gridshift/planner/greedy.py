@@ -240,7 +240,6 @@ def slots_place(problem: Problem, table: JobTable, cap: Capacity) -> Placement |
     """Cheapest slots for an interruptible job: rank the allowed clusters by a quick estimate,
     then allocate for real on the best ones until one fits (overheads included)."""
     estimate = _slots_estimate(problem, table, cap)
-    rate0 = table.modes[0].rate
     for c in np.argsort(estimate)[:3]:
         if not np.isfinite(estimate[c]):
             break
@@ -250,7 +249,7 @@ def slots_place(problem: Problem, table: JobTable, cap: Capacity) -> Placement |
             placement = _slots_on(problem, table, cap, int(c), work)
             if placement is None:
                 break
-            needed = table.work_s + resumes(table, placement) * table.overhead_s * rate0
+            needed = table.work_s + resumes(table, placement) * table.overhead_work_s
             if needed <= work + 1e-6:
                 break
             work = needed

@@ -112,6 +112,12 @@ class JobTable:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def overhead_work_s(self) -> float:
+        """Work one resume costs: its overhead is run time at the requested GPUs, where one
+        second of running is one second of work (the unit work is measured in)."""
+        return self.overhead_s
+
+    @property
     def priority(self) -> Priority:
         return self.job.priority
 

@@ -31,8 +31,7 @@ class Window:
 
 def window(problem: Problem, table: JobTable, mode: int, fixed_start: int | None = None) -> Window:
     """The start range of a contiguous run. ``fixed_start`` pins it (critical work at its
-    release, running work at step 0); running work may run past its deadline, nothing may run
-    past the horizon."""
+    release, running work at step 0); nothing may run past its deadline or the horizon."""
     length = table.work_s / (table.modes[mode].rate * problem.step_s)
     whole = math.ceil(length - 1e-9)
     last = length - (whole - 1)
@@ -40,9 +39,7 @@ def window(problem: Problem, table: JobTable, mode: int, fixed_start: int | None
         lo = table.release
         hi = math.floor(table.deadline - length + 1e-9)
     else:
-        limit = (
-            problem.steps if table.running_on is not None else min(problem.steps, table.deadline)
-        )
+        limit = min(problem.steps, table.deadline)
         lo = fixed_start
         hi = fixed_start if fixed_start + length <= limit + 1e-9 else fixed_start - 1
     hi = min(hi, problem.steps - whole)
@@ -103,8 +100,7 @@ def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
     rates = np.array([m.rate for m in table.modes])
     active = placement.active()
     gross = float(np.sum(placement.frac[active] * rates[placement.mode[active]])) * problem.step_s
-    base_rate = table.modes[0].rate
-    return gross - resumes(table, placement) * table.overhead_s * base_rate
+    return gross - resumes(table, placement) * table.overhead_work_s
 
 
 def outcome(problem: Problem, table: JobTable, placement: Placement) -> Outcome:
