@@ -70,33 +70,32 @@ def read_jobs_csv(
         raise ConfigError("not UTF-8 text", source=source) from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise ConfigError(
-            f"missing column(s) {', '.join(missing)}",
-            source=source,
-            field="header",
-            value=",".join(header),
-            accepted=f"columns {','.join(COLUMNS)}",
-        )
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise ConfigError(
-            f"column(s) named twice: {', '.join(repeated)}",
-            source=source,
-            field="header",
-            value=",".join(header),
-            accepted="each column once",
-        )
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        raise ConfigError(
-            f"unknown column(s) {', '.join(unknown)}",
-            source=source,
-            field="header",
-            value=",".join(header),
-            accepted=f"columns {','.join(COLUMNS)}",
-        )
+    problems = (
+        (
+            "missing column(s)",
+            [c for c in REQUIRED if c not in header],
+            f"columns {','.join(COLUMNS)}",
+        ),
+        (
+            "column(s) named twice:",
+            sorted({c for c in header if header.count(c) > 1}),
+            "each column once",
+        ),
+        (
+            "unknown column(s)",
+            [c for c in header if c not in COLUMNS],
+            f"columns {','.join(COLUMNS)}",
+        ),
+    )
+    for message, names, accepted in problems:
+        if names:
+            raise ConfigError(
+                f"{message} {', '.join(names)}",
+                source=source,
+                field="header",
+                value=",".join(header),
+                accepted=accepted,
+            )
     served = set(site.zones) if site is not None else None
     jobs: list[Job] = []
     seen: set[str] = set()

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from gridshift.domain import Priority
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import Placement, tidy
+from gridshift.planner.schedule import Placement, cheapest_steps, tidy
 
 Floats = npt.NDArray[np.float64]
 TIE = 1e-9
@@ -186,19 +186,7 @@ def propose_slots(
             continue
         ranked = np.argsort(price[c, b], kind="stable")
         usable = int(np.isfinite(ordered[c, b]).sum())
-        n = int(whole[b])
-        chosen = None
-        for _ in range(4):
-            if n > usable:
-                chosen = None
-                break
-            chosen = np.sort(ranked[:n])
-            segments = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
-            extra = (segments - 1) * table.overhead_work_s
-            required = math.ceil((table.work_s + extra) / per_step[b] - 1e-9)
-            if required <= n:
-                break
-            n = required
+        chosen = cheapest_steps(table, ranked, usable, float(per_step[b]))
         if chosen is None:
             out.append(None)
             continue

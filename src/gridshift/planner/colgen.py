@@ -38,6 +38,7 @@ from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.repair import EJECT_MAX_JOBS, eject, polish, repair
 from gridshift.planner.schedule import (
     Placement,
+    cheapest_steps,
     contiguous,
     plan_loss,
     tidy,
@@ -136,22 +137,9 @@ def _price_slots(
             if not np.isfinite(full[m]).all():
                 continue
             per_step_work = rates[m] * problem.step_s
-            order = np.argsort(full[m], kind="stable")
-            work = table.work_s
-            chosen = None
-            running = table.running_on is not None
-            for _ in range(4):
-                n = math.ceil(work / per_step_work - 1e-9)
-                if n > len(order) or not np.isfinite(full[m][order[n - 1]]):
-                    chosen = None
-                    break
-                chosen = np.sort(lo + order[:n])
-                runs_ = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
-                restarts = runs_ - 1 + int(running and chosen[0] > 0)
-                needed = table.work_s + restarts * table.overhead_work_s
-                if needed <= work + 1e-6:
-                    break
-                work = needed
+            ranked = lo + np.argsort(full[m], kind="stable")
+            usable = int(np.isfinite(full[m]).sum())
+            chosen = cheapest_steps(table, ranked, usable, per_step_work)
             if chosen is None:
                 continue
             # Rank by the whole steps' charged cost; only the best few are tidied below.

@@ -126,7 +126,7 @@ def solve(problem: Problem, solver: str = "auto", timings: dict[str, float] | No
         table = problem.jobs[j]
         placement = placements[j]
         planned = outcome(problem, table, placement)
-        now, _ = explain.run_now(problem, table, placement.cluster)
+        now = explain.run_now(problem, table, placement.cluster)
         baseline = outcome(problem, table, now)
         total += objective_value(problem, table, placement)
         job_plans.append(

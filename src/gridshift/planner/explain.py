@@ -35,15 +35,11 @@ def _hours(seconds: float) -> str:
     return f"{hours:.1f} h"
 
 
-def run_now(problem: Problem, table: JobTable, cluster: int) -> tuple[Placement, bool]:
-    """The job alone on ``cluster`` from its release, uncapped, contiguous (capacity ignored).
-
-    The second value says whether the run fits inside the horizon (else it is cut at its end).
-    """
+def run_now(problem: Problem, table: JobTable, cluster: int) -> Placement:
+    """The job alone on ``cluster`` from its release, uncapped, contiguous (capacity ignored;
+    a run longer than the horizon is cut at its end)."""
     length = table.work_s / (table.modes[0].rate * problem.step_s)
-    start = table.release
-    placement = contiguous(problem, table, cluster, 0, start, length)
-    return placement, start + length <= problem.steps + 1e-9
+    return contiguous(problem, table, cluster, 0, table.release, length)
 
 
 def _mean_over(values: np.ndarray, placement: Placement) -> float:
@@ -67,7 +63,7 @@ def reason(
     c = placement.cluster
     cluster = problem.clusters[c]
     if counterpart is None:
-        now_placement, _ = run_now(problem, table, c)
+        now_placement = run_now(problem, table, c)
         baseline = outcome(problem, table, now_placement)
     else:
         now_placement, baseline = counterpart

@@ -95,6 +95,30 @@ def resumes(table: JobTable, placement: Placement) -> int:
     return count
 
 
+def cheapest_steps(
+    table: JobTable, ranked: npt.NDArray[np.int64], usable: int, per_step_work: float
+) -> npt.NDArray[np.int64] | None:
+    """The cheapest whole steps that cover the job's work after its resume overheads: take
+    steps in ``ranked`` order (cheapest first; the first ``usable`` are allowed), count the
+    resumes they imply, take more until the count is stable (at most four rounds). Sorted
+    step indices, or None when the usable steps cannot cover it."""
+    work = table.work_s
+    running = table.running_on is not None
+    chosen = None
+    for _ in range(4):
+        n = math.ceil(work / per_step_work - 1e-9)
+        if n > usable:
+            return None
+        chosen = np.sort(ranked[:n])
+        runs_ = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
+        restarts = runs_ - 1 + int(running and chosen[0] > 0)
+        needed = table.work_s + restarts * table.overhead_work_s
+        if needed <= work + 1e-6:
+            break
+        work = needed
+    return chosen
+
+
 def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
     """Work seconds the placement completes, net of checkpoint overheads."""
     rates = np.array([m.rate for m in table.modes])

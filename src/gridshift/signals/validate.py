@@ -79,17 +79,24 @@ def _times_at(times: npt.NDArray[np.int64]) -> tuple[str, ...]:
     return tuple(to_iso(np.datetime64(int(t), "s")) for t in times[:MAX_LOCATIONS])
 
 
+def _bad_rows(
+    raw: RawPoints, bad: npt.NDArray[np.bool_], what: str, source: str
+) -> SignalDataError:
+    """'N <what>', with the bad rows and the first of them in the hint."""
+    return SignalDataError(
+        f"{int(bad.sum())} {what}",
+        source=source,
+        rows=raw.rows[bad],
+        hint=f"first at {', '.join(_where(raw.rows[bad]))}",
+    )
+
+
 def parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
     """Unix seconds (UTC) for every row, or a ``SignalDataError`` naming the bad rows."""
     seconds = _parse_times(raw, source)
     bad = (seconds < EARLIEST_S) | (seconds >= LATEST_S)
     if bad.any():
-        raise SignalDataError(
-            f"{int(bad.sum())} time(s) outside 1900-2199, the range gridshift handles",
-            source=source,
-            rows=raw.rows[bad],
-            hint=f"first at {', '.join(_where(raw.rows[bad]))}",
-        )
+        raise _bad_rows(raw, bad, "time(s) outside 1900-2199, the range gridshift handles", source)
     return seconds
 
 
@@ -98,12 +105,7 @@ def _parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         bad = times.isna().to_numpy()
         if bad.any():
-            raise SignalDataError(
-                f"{int(bad.sum())} time value(s) could not be placed in UTC",
-                source=source,
-                rows=raw.rows[bad],
-                hint=f"first at {', '.join(_where(raw.rows[bad]))}",
-            )
+            raise _bad_rows(raw, bad, "time value(s) could not be placed in UTC", source)
         # Whatever the column's unit, go to seconds without passing through nanoseconds
         # (which overflow after 2262).
         naive_utc = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
@@ -112,12 +114,7 @@ def _parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
         numbers = pd.to_numeric(times, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(numbers) | (np.abs(numbers) > 1e11)
         if bad.any():
-            raise SignalDataError(
-                f"{int(bad.sum())} time value(s) are not valid Unix seconds",
-                source=source,
-                rows=raw.rows[bad],
-                hint=f"first at {', '.join(_where(raw.rows[bad]))}",
-            )
+            raise _bad_rows(raw, bad, "time value(s) are not valid Unix seconds", source)
         return np.round(numbers).astype(np.int64)
     text = times.astype("string").str.strip()
     blank = text.isna() | (text == "")
