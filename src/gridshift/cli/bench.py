@@ -15,7 +15,8 @@ from gridshift.planner import SOLVERS, PlannerOptions, solve
 from gridshift.planner.model import build_problem
 
 app = typer.Typer(
-    help="Benchmarks of the planner (and, later, the simulator and API).", no_args_is_help=True
+    help="Benchmarks of the planner and the forecasts (later: the simulator and API).",
+    no_args_is_help=True,
 )
 
 
@@ -95,4 +96,84 @@ def bench_plan(
         f"peak RSS {out['peak_rss_mb']:.0f} MB; objective "
         f"{result.objective_value:,.2f}, lower bound {result.lower_bound or 0:,.2f} "
         f"(gap {result.gap_pct or 0:.2f} %); {len(result.infeasible)} infeasible"
+    )
+
+
+@app.command("forecast")
+def bench_forecast(
+    zones: Annotated[int, typer.Option("--zones", help="How many zones (1-20).")] = 20,
+    model: Annotated[str, typer.Option("--model", help="Forecast model.")] = "ets",
+    horizon: Annotated[str, typer.Option("--horizon", help="How far ahead.")] = "48h",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Forecast many zones at once on the bundled data, as the control loop does each pass."""
+    from gridshift.bench.forecasts import forecast_many
+    from gridshift.forecasting.asof import check_model
+
+    if not 1 <= zones <= 20:
+        raise UserError(f"--zones {zones} is out of range", hint="1 to 20 (the bundled zones)")
+    check_model(model, "--model")
+    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    run = forecast_many(zones, model, horizon_s)
+    out = {
+        "model": model,
+        "zones": run.series,
+        "horizon_h": horizon_s / 3600,
+        "seconds": round(run.forecast_seconds, 4),
+        "load_seconds": round(run.load_seconds, 4),
+        "steps": run.steps,
+        "peak_rss_mb": round(_rss_mb(), 1),
+    }
+    if json_out:
+        print_json(out)
+        return
+    console.print(
+        f"{model}: {run.series} zones x {horizon} forecast in {run.forecast_seconds:.3f} s "
+        f"(+{run.load_seconds:.3f} s to read their history), peak RSS {out['peak_rss_mb']:.0f} MB"
+    )
+
+
+@app.command("backtest")
+def bench_backtest(
+    zones: Annotated[int, typer.Option("--zones", help="How many zones (1-20).")] = 4,
+    model: Annotated[str, typer.Option("--model", help="Forecast model.")] = "ets",
+    horizon: Annotated[str, typer.Option("--horizon", help="How far ahead.")] = "48h",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Backtest a year of hourly history per zone (forecasts every hour)."""
+    from gridshift.bench.forecasts import backtest_many
+    from gridshift.forecasting.asof import check_model
+
+    if not 1 <= zones <= 20:
+        raise UserError(f"--zones {zones} is out of range", hint="1 to 20 (the bundled zones)")
+    check_model(model, "--model")
+    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    runs = backtest_many(zones, model, horizon_s)
+    rows = [
+        {
+            "zone": r.zone,
+            "kind": r.kind,
+            "forecasts": r.forecasts,
+            "seconds": round(s, 3),
+            "skill": None if r.skill is None else round(r.skill, 3),
+        }
+        for r, s in runs
+    ]
+    out = {
+        "model": model,
+        "horizon_h": horizon_s / 3600,
+        "zones": rows,
+        "max_seconds": max(s for _, s in runs),
+        "peak_rss_mb": round(_rss_mb(), 1),
+    }
+    if json_out:
+        print_json(out)
+        return
+    for row in rows:
+        console.print(
+            f"{row['zone']} {row['kind']}: {row['forecasts']:,} forecasts in {row['seconds']:.3f} s"
+            f" (skill {row['skill']})"
+        )
+    console.print(
+        f"slowest zone {max(s for _, s in runs):.3f} s; peak RSS {out['peak_rss_mb']:.0f} MB"
     )

@@ -1,13 +1,16 @@
-"""``gridshift plan``: what-if planning offline, on a site config and a set of jobs.
+"""``gridshift plan``: planning offline, on a site config and a set of jobs, as of ``--now``.
 
-Offline, the forecast is the configured signal data itself (perfect foresight of that data): the
-question it answers is "given these prices and intensities, what would gridshift decide?".
+By default each signal is forecast as of ``--now`` exactly as the control loop would (the provider
+for a live source, else the default model on the history known then, with the fallbacks of
+``forecasting.service``): the plan is what gridshift would have decided at that moment.
+``--forecast perfect`` uses the recorded data itself instead (perfect foresight: a what-if, the
+best any forecast could do); ``--forecast MODEL`` names a model.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,13 +22,60 @@ from gridshift.cli.common import library
 from gridshift.cli.output import console, print_json
 from gridshift.config.jobs import load_job_specs
 from gridshift.config.jobs_csv import read_jobs_csv
-from gridshift.config.site import load_site
+from gridshift.config.site import SiteConfig, load_site
 from gridshift.config.units import parse_duration, parse_time
 from gridshift.domain import Forecast, Job, Plan, SignalKind, UserError
 from gridshift.domain.timeutil import to_iso
+from gridshift.forecasting import models
+from gridshift.forecasting.asof import check_model
+from gridshift.forecasting.feeds import site_feeds
+from gridshift.forecasting.perfect import MODEL as PERFECT
 from gridshift.forecasting.perfect import perfect_forecast
+from gridshift.forecasting.service import PROVIDER, Forecaster
 from gridshift.planner import SOLVERS, PlannerOptions, plan
+from gridshift.signals.library import SignalLibrary
 from gridshift.signals.sources import load_site_signals
+
+
+def site_forecasts(
+    site: SiteConfig,
+    lib: SignalLibrary,
+    at: datetime,
+    step_s: int,
+    horizon_s: int,
+    model: str | None,
+) -> tuple[dict[tuple[str, SignalKind], Forecast], list[dict[str, Any]]]:
+    """The forecasts a plan at ``at`` uses, and a summary of each (model, quality, note)."""
+    if model == PERFECT:
+        series = load_site_signals(site, lib)
+        forecasts = {k: perfect_forecast(s, at, step_s, horizon_s) for k, s in series.items()}
+        for (zone, kind), predicted in forecasts.items():
+            if not np.isfinite(predicted.values).any():
+                known = series[(zone, kind)]
+                raise UserError(
+                    f"the {zone} {kind.value} data has no value between {to_iso(at)} and "
+                    f"{to_iso(at + timedelta(seconds=horizon_s))}",
+                    hint=f"it covers {to_iso(known.start)} .. {to_iso(known.end)}: pick --now "
+                    "inside it, or import data for that period",
+                )
+    else:
+        forecaster = Forecaster(site_feeds(site, lib), now=lambda: datetime.now(UTC))
+        forecasts = {
+            key: forecaster.forecast(key[0], key[1], at, horizon_s, model)
+            for key in [(s.zone, s.kind) for s in site.signals]
+        }
+    used = [
+        {
+            "zone": zone,
+            "kind": kind.value,
+            "model": f.model,
+            "generated_at": to_iso(f.generated_at or f.as_of),
+            "quality": f.quality,
+            "note": f.note,
+        }
+        for (zone, kind), f in forecasts.items()
+    ]
+    return forecasts, used
 
 
 def load_jobs(path: Path, *, now: Any, site: Any, default_within_s: float | None) -> list[Job]:
@@ -109,7 +159,12 @@ def plan_command(
         typer.Option("--default-within", help="Deadline for CSV rows without one (e.g. 24h)."),
     ] = None,
     forecast: Annotated[
-        str | None, typer.Option("--forecast", help="Forecast model (default: the data itself).")
+        str | None,
+        typer.Option(
+            "--forecast",
+            help="perfect (the recorded data), provider, or a model "
+            f"({', '.join(models.MODELS)}); default: as of --now, as the server would.",
+        ),
     ] = None,
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Exact solver time limit, seconds.")
@@ -126,11 +181,8 @@ def plan_command(
         )
     if solver not in SOLVERS:
         raise UserError(f"unknown solver {solver!r}", hint=f"use one of {', '.join(SOLVERS)}")
-    if forecast not in (None, "perfect"):
-        raise UserError(
-            f"unknown forecast model {forecast!r}",
-            hint="offline planning supports 'perfect' (the data itself) so far",
-        )
+    if forecast is not None:
+        check_model(forecast, "--forecast", extra=(PERFECT, PROVIDER))
     if not 0.1 <= time_limit <= 3600:
         raise UserError(f"--time-limit {time_limit:g} is out of range", hint="0.1 to 3600 s")
     at = parse_time(now, field="--now")
@@ -141,19 +193,7 @@ def plan_command(
     site = load_site(config)
     within = parse_duration(default_within, field="--default-within") if default_within else None
     job_list = load_jobs(jobs, now=at, site=site, default_within_s=within)
-    series = load_site_signals(site, library(data_dir))
-    forecasts: dict[tuple[str, SignalKind], Forecast] = {
-        key: perfect_forecast(s, at, step_s, horizon_s) for key, s in series.items()
-    }
-    for (zone, kind), predicted in forecasts.items():
-        if not np.isfinite(predicted.values).any():
-            known = series[(zone, kind)]
-            raise UserError(
-                f"the {zone} {kind.value} data has no value between {to_iso(at)} and "
-                f"{to_iso(at + timedelta(seconds=horizon_s))}",
-                hint=f"it covers {to_iso(known.start)} .. {to_iso(known.end)}: pick --now inside "
-                "it, or import data for that period",
-            )
+    forecasts, used = site_forecasts(site, library(data_dir), at, step_s, horizon_s, forecast)
     started = time.perf_counter()
     result = plan(
         job_list,
@@ -166,6 +206,7 @@ def plan_command(
     )
     seconds = time.perf_counter() - started
     data = plan_to_dict(result, seconds)
+    data["forecasts"] = used
     if json_out:
         print_json(data)
         return
@@ -202,3 +243,12 @@ def plan_command(
         f"lower bound {result.lower_bound or 0:,.2f} (gap {result.gap_pct or 0:.2f} %); "
         f"{len(result.infeasible)} infeasible; planned in {seconds:.2f} s"
     )
+    console.print(
+        "forecasts as of "
+        + to_iso(at)
+        + ": "
+        + "; ".join(f"{u['zone']} {u['kind']} {u['model']} ({u['quality']})" for u in used)
+    )
+    for u in used:
+        if u["note"]:
+            console.print(f"  {u['zone']} {u['kind']}: {u['note']}")

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from gridshift.cli import charts
 from gridshift.cli.common import library
+from gridshift.cli.fetch import fetch_command
+from gridshift.cli.forecast import backtest_command, forecast_command
 from gridshift.cli.output import console, fmt, print_json
 from gridshift.config.units import parse_time
 from gridshift.domain import SignalKind, UserError
@@ -20,7 +22,13 @@ from gridshift.signals import parquet_format
 from gridshift.signals.importers import READERS, ImportOptions, guess_format, import_file
 from gridshift.signals.report import daily_profile, summarize
 
-app = typer.Typer(help="Signal data: import, show, list and export.", no_args_is_help=True)
+app = typer.Typer(
+    help="Signal data: import, fetch, show, list, export, forecast and backtest.",
+    no_args_is_help=True,
+)
+app.command("fetch")(fetch_command)
+app.command("forecast")(forecast_command)
+app.command("backtest")(backtest_command)
 
 DataDir = Annotated[
     Path | None,

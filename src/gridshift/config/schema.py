@@ -73,6 +73,14 @@ class SignalSpec(Strict):
     unit: str | None = None
     timezone: str | None = None
     start: str | None = None
+    # live providers
+    region: str | None = None
+    base_url: str | None = None
+    staleness: str | None = None
+    emission_factor: str | None = None
+    eur_usd: float | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class ObjectiveSpec(Strict):

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridshift.config import schema
-from gridshift.config.units import parse_time
+from gridshift.config.units import parse_duration, parse_time
 from gridshift.config.yamlio import read_yaml
 from gridshift.domain import (
     Cluster,
@@ -32,8 +32,20 @@ from gridshift.domain.power import GPU_DEFAULTS
 from gridshift.domain.signal import unit_conversion
 from gridshift.signals.importers import KINDS, READERS, ImportOptions, guess_format
 from gridshift.signals.library import bundled_entries
+from gridshift.signals.providers import ProviderOptions, provider_class, provider_names
+from gridshift.signals.providers.base import DEFAULT_STALENESS_S
 
-SOURCES = ("file", "bundled")
+SOURCES = ("file", "bundled", *provider_names())
+FILE_KEYS = ("path", "format", "time_column", "value_column", "unit", "timezone", "start")
+PROVIDER_KEYS = (
+    "region",
+    "base_url",
+    "staleness",
+    "emission_factor",
+    "eur_usd",
+    "latitude",
+    "longitude",
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +54,14 @@ class SignalSource:
 
     zone: str
     kind: SignalKind
-    source: str  # file | bundled (live providers arrive with their own names)
+    source: str  # file | bundled | a live provider's name (electricitymaps, ...)
     path: Path | None = None
     options: ImportOptions | None = None
+    provider: ProviderOptions | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.provider is not None
 
 
 @dataclass(frozen=True)
@@ -161,8 +178,18 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
                 "unknown signal source",
                 field="source",
                 value=spec.source,
-                accepted=f"{', '.join(SOURCES)} (live providers come in a later release)",
+                accepted=", ".join(SOURCES),
             )
+        if spec.source not in ("file", "bundled"):
+            return _live(spec, zone, kind)
+        for key in PROVIDER_KEYS:
+            if getattr(spec, key) is not None:
+                raise ConfigError(
+                    f"{key} is for live provider sources",
+                    field=key,
+                    value=getattr(spec, key),
+                    accepted=f"remove it, or use a live source ({', '.join(provider_names())})",
+                )
         if spec.source == "bundled":
             shipped = {(e.zone, e.kind) for e in bundled_entries()}
             if (zone, kind) not in shipped:
@@ -239,6 +266,60 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
         return SignalSource(zone=zone, kind=kind, source="file", path=path, options=options)
     except ConfigError as exc:
         raise exc.at(source, where) from None
+
+
+def _live(spec: schema.SignalSpec, zone: str, kind: SignalKind) -> SignalSource:
+    """A live provider source: its options checked by the provider itself."""
+    for key in FILE_KEYS:
+        if getattr(spec, key) is not None:
+            raise ConfigError(
+                f"{key} is for file sources; {spec.source} is a live provider",
+                field=key,
+                value=getattr(spec, key),
+                accepted="remove it (gridshift signals fetch stores what the provider gives)",
+            )
+    extra: dict[str, str] = {}
+    if spec.emission_factor is not None:
+        if spec.emission_factor not in ("lifecycle", "direct"):
+            raise ConfigError(
+                "unknown emission factor",
+                field="emission_factor",
+                value=spec.emission_factor,
+                accepted="lifecycle, direct",
+            )
+        extra["emission_factor"] = spec.emission_factor
+    if spec.eur_usd is not None:
+        if not 0 < spec.eur_usd < 10:
+            raise ConfigError(
+                "exchange rate out of range",
+                field="eur_usd",
+                value=spec.eur_usd,
+                accepted="USD per EUR, e.g. 1.08",
+            )
+        extra["eur_usd"] = repr(spec.eur_usd)
+    for key, bound in (("latitude", 90.0), ("longitude", 180.0)):
+        value = getattr(spec, key)
+        if value is not None:
+            if not -bound <= value <= bound:
+                raise ConfigError(
+                    f"{key} out of range",
+                    field=key,
+                    value=value,
+                    accepted=f"-{bound:g} to {bound:g}",
+                )
+            extra[key] = repr(value)
+    if spec.base_url is not None and not spec.base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            "not an HTTP URL", field="base_url", value=spec.base_url, accepted="http(s)://host/path"
+        )
+    staleness = DEFAULT_STALENESS_S
+    if spec.staleness is not None:
+        staleness = int(parse_duration(spec.staleness, field="staleness"))
+    options = ProviderOptions(
+        region=spec.region, base_url=spec.base_url, staleness_s=staleness, extra=extra
+    )
+    provider_class(spec.source).check(zone, kind, options)
+    return SignalSource(zone=zone, kind=kind, source=spec.source, provider=options)
 
 
 def _objective(spec: schema.ObjectiveSpec, source: str) -> Objective:

@@ -9,6 +9,11 @@ CLI can print one line (and exit 2 for a user's mistake) and the API can answer 
     │   ├── ConfigError             a config file or job spec field: source, field, value, accepted
     │   ├── SignalDataError         a signal file or payload that cannot be used: source, reason
     │   └── NotFoundError           a named thing (zone/kind series, job, cluster) does not exist
+    ├── ProviderError               a live signal provider failed: provider, status
+    │   ├── ProviderAuthError       401/403: a missing or wrong key (also a UserError)
+    │   ├── ProviderRequestError    400/404: a zone or region the provider does not serve (also a
+    │   │                           UserError)
+    │   └── ProviderUnavailableError  down, slow, rate-limited past the time budget: fall back
     └── InternalError               our bug or an unexpected environment; exit 1 / HTTP 5xx
 
 Rules: raise the most specific class; put the fix in ``hint``; never wrap a user's mistake in a
@@ -104,6 +109,30 @@ class SignalDataError(UserError):
 
 class NotFoundError(UserError):
     """A named thing does not exist (a stored series, a job, a cluster)."""
+
+
+class ProviderError(GridshiftError):
+    """A live signal provider could not give us data. ``status`` is the HTTP status, if any."""
+
+    def __init__(
+        self, message: str, *, provider: str, status: int | None = None, hint: str | None = None
+    ) -> None:
+        self.provider = provider
+        self.status = status
+        self.detail = message
+        super().__init__(f"{provider}: {message}", hint=hint)
+
+
+class ProviderAuthError(ProviderError, UserError):
+    """The provider refused our credentials (401/403): a key is missing, wrong or not entitled."""
+
+
+class ProviderRequestError(ProviderError, UserError):
+    """The provider refused the request itself (400/404): usually a zone or region it lacks."""
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider is down, too slow, or rate-limits us past our time budget. Callers fall back."""
 
 
 class InternalError(GridshiftError):

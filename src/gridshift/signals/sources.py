@@ -1,4 +1,9 @@
-"""Load the signal sources a site configuration names (files and bundled data) as series."""
+"""Load the signal sources a site configuration names as series.
+
+A file is read; bundled data is the shipped series; a live provider's history is what
+``gridshift signals fetch`` stored in the library (falling back to bundled data for the zone, which
+then counts as stale wherever it is used).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from gridshift.signals.library import SignalLibrary
 
 
 def load_source(source: SignalSource, library: SignalLibrary) -> Series:
-    if source.source == "bundled":
+    if source.source == "bundled" or source.live:
         return library.load(source.zone, source.kind)
     if source.source == "file" and source.path is not None and source.options is not None:
         series, _ = import_file(source.path, source.options, label=str(source.path))

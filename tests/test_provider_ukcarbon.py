@@ -1,0 +1,494 @@
+"""The Carbon Intensity API (Great Britain) live provider against recorded payloads shaped like
+the API docs, national and regional.
+
+HTTP goes through ``httpx.MockTransport``; the clock and the sleep are fakes, so retries and
+``Retry-After`` waits are recorded, never slept. Parse functions are property-tested apart from
+HTTP: any bytes, any JSON and documented payloads with mutated fields give a valid ``Series`` or
+``Forecast``, or a ``GridshiftError``, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridshift.domain import (
+    ConfigError,
+    Forecast,
+    GridshiftError,
+    ProviderAuthError,
+    ProviderUnavailableError,
+    Quality,
+    Series,
+    SignalDataError,
+    SignalKind,
+)
+from gridshift.signals.providers import ProviderOptions, make_provider
+from gridshift.signals.providers._json import issues_of
+from gridshift.signals.providers.base import Provider
+from gridshift.signals.providers.ukcarbon import (
+    REGIONS,
+    UkCarbonIntensity,
+    parse_forecast,
+    parse_history,
+)
+
+DATA = Path(__file__).parent / "data" / "providers" / "ukcarbon"
+C = SignalKind.CARBON
+LONDON = ProviderOptions(region="13")
+NOW = datetime(2018, 1, 20, 12, 10, 42, tzinfo=UTC)
+
+
+def fixture(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def times_of(series: Series | Forecast) -> list[str]:
+    return [str(t)[:16] for t in series.times.astype("datetime64[s]")]
+
+
+class Fake:
+    """A monotonic clock that only sleeping moves, and the sleeps asked for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Server:
+    """Answers each request with ``route(request)`` and keeps the requests."""
+
+    def __init__(self, route: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.route = route
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.route(request)
+
+    @property
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
+
+
+def provider(
+    route: Callable[[httpx.Request], httpx.Response],
+    *,
+    options: ProviderOptions | None = None,
+    now: datetime = NOW,
+) -> tuple[Provider, Server, Fake]:
+    server, fake = Server(route), Fake()
+    made = make_provider(
+        "uk-carbon-intensity",
+        options,
+        environ={},
+        transport=httpx.MockTransport(server),
+        clock=fake.clock,
+        wall=lambda: now.timestamp(),
+        sleep=fake.sleep,
+        rng=random.Random(0),
+    )
+    return made, server, fake
+
+
+def serve(
+    body: bytes, status: int = 200, **headers: str
+) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status, content=body, headers=headers)
+
+
+def sequence(*answers: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    queue = list(answers)
+    return lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def codes(series: Series) -> dict[str, dict[str, Any]]:
+    return {issue["code"]: issue for issue in issues_of(series)}
+
+
+# --- happy paths: national ---------------------------------------------------------------------
+
+
+def test_latest_national_prefers_actual() -> None:
+    made, server, _ = provider(serve(fixture("intensity.json")))
+    series = made.latest("GB", C)
+    assert server.paths == ["/intensity"]
+    assert dict(server.requests[0].url.params) == {}
+    assert "auth-token" not in server.requests[0].headers
+    assert times_of(series) == ["2018-01-20T12:00"]
+    assert series.values.tolist() == [263.0]
+    assert series.quality.tolist() == [Quality.OK]
+    assert series.step_s == 1800
+    assert series.source == "uk-carbon-intensity api"
+    assert series.as_of == NOW
+    assert series.attrs["region"] == "national"
+
+
+def test_history_national_keeps_the_range_and_falls_back_to_forecast() -> None:
+    made, server, _ = provider(serve(fixture("intensity_range.json")))
+    series = made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
+    assert server.paths == ["/intensity/2018-01-20T12:00Z/2018-01-20T14:30Z"]
+    # the period ending at 12:00 that the API adds is dropped
+    assert times_of(series) == [
+        "2018-01-20T12:00",
+        "2018-01-20T12:30",
+        "2018-01-20T13:00",
+        "2018-01-20T13:30",
+        "2018-01-20T14:00",
+    ]
+    assert series.values.tolist() == [263.0, 262.0, 250.0, 247.0, 249.0]  # last: no actual yet
+    assert series.quality.tolist() == [Quality.OK] * 4 + [Quality.ESTIMATED]
+    assert codes(series)["estimated"]["count"] == 1
+
+
+def half_hourly(request: httpx.Request) -> httpx.Response:
+    """A national range answer for the path's from..to, with the period ending at from and the
+    one starting at to (as the API includes both ends)."""
+    _, _, start_text, end_text = request.url.path.split("/")
+    start = datetime.strptime(start_text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    end = datetime.strptime(end_text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    data, t = [], start - timedelta(minutes=30)
+    while t <= end:
+        value = 150 + t.hour
+        data.append(
+            {
+                "from": t.strftime("%Y-%m-%dT%H:%MZ"),
+                "to": (t + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%MZ"),
+                "intensity": {"forecast": value + 3, "actual": value, "index": "moderate"},
+            }
+        )
+        t += timedelta(minutes=30)
+    return httpx.Response(200, json={"data": data})
+
+
+def test_a_long_history_is_split_into_fourteen_day_requests_and_merged() -> None:
+    made, server, _ = provider(half_hourly)
+    start = at("2022-01-01T00:00")
+    series = made.history("GB", C, start, start + timedelta(days=30))
+    assert server.paths == [
+        "/intensity/2022-01-01T00:00Z/2022-01-15T00:00Z",
+        "/intensity/2022-01-15T00:00Z/2022-01-29T00:00Z",
+        "/intensity/2022-01-29T00:00Z/2022-01-31T00:00Z",
+    ]
+    assert len(series) == 30 * 48
+    assert series.start == start
+    assert series.end == start + timedelta(days=30)
+    assert series.values[:3].tolist() == [150.0, 150.0, 151.0]
+    assert codes(series) == {}  # no duplicates at the window boundaries
+
+
+def test_forecast_national_is_generated_at_the_request_half_hour() -> None:
+    made, server, _ = provider(serve(fixture("intensity_fw48h.json")))
+    forecast = made.forecast("GB", C)
+    assert server.paths == ["/intensity/2018-01-20T12:00Z/fw48h"]
+    assert forecast.generated_at == at("2018-01-20T12:00")
+    assert forecast.as_of == forecast.generated_at
+    assert forecast.step_s == 1800
+    assert forecast.model == "uk-carbon-intensity"
+    assert forecast.unit == "g_per_kwh"
+    assert times_of(forecast)[0] == "2018-01-20T12:00"  # the 11:30 period is dropped
+    assert forecast.values.tolist() == [262.0, 258.0, 251.0, 247.0, 240.0, 238.0, 244.0]
+    assert "request time" in forecast.note
+
+
+# --- happy paths: regional ---------------------------------------------------------------------
+
+
+def test_latest_regional() -> None:
+    made, server, _ = provider(serve(fixture("regional_regionid.json")), options=LONDON)
+    series = made.latest("GB", C)
+    assert server.paths == ["/regional/regionid/13"]
+    assert series.values.tolist() == [224.0]
+    assert series.quality.tolist() == [Quality.ESTIMATED]  # regions have forecasts only
+    assert series.attrs["region"] == "13 London"
+
+
+def test_history_regional_uses_forecasts_marked_estimated() -> None:
+    made, server, _ = provider(serve(fixture("regional_range.json")), options=LONDON)
+    series = made.history("GB", C, at("2018-05-15T12:00"), at("2018-05-15T14:00"))
+    assert server.paths == ["/regional/intensity/2018-05-15T12:00Z/2018-05-15T14:00Z/regionid/13"]
+    assert series.values.tolist() == [224.0, 219.0, 214.0, 220.0]
+    assert bool(np.all(series.quality == Quality.ESTIMATED))
+
+
+def test_forecast_regional() -> None:
+    now = at("2018-05-15T12:29")
+    made, server, _ = provider(serve(fixture("regional_fw48h.json")), options=LONDON, now=now)
+    forecast = made.forecast("GB", C)
+    assert server.paths == ["/regional/intensity/2018-05-15T12:00Z/fw48h/regionid/13"]
+    assert forecast.generated_at == at("2018-05-15T12:00")
+    assert forecast.values.tolist() == [219.0, 214.0, 220.0, 228.0, 236.0]
+
+
+# --- clock changes -----------------------------------------------------------------------------
+
+
+def test_clock_change_duplicate_kept_once_and_gap_left() -> None:
+    made, _, _ = provider(serve(fixture("intensity_dst.json")))
+    series = made.history("GB", C, at("2022-10-30T00:00"), at("2022-10-30T03:00"))
+    assert times_of(series) == [
+        "2022-10-30T00:00",
+        "2022-10-30T00:30",
+        "2022-10-30T01:00",
+        "2022-10-30T02:00",
+        "2022-10-30T02:30",
+    ]
+    found = codes(series)
+    assert found["duplicate"]["count"] == 1
+    assert found["gap"]["locations"] == ["2022-10-30T01:30:00Z (1 step(s))"]
+    assert found["dst"]["count"] == 2
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refusals_are_auth_errors(status: int) -> None:
+    made, server, fake = provider(serve(b'{"error": {"code": "403", "message": "no"}}', status))
+    with pytest.raises(ProviderAuthError) as caught:
+        made.latest("GB", C)
+    assert caught.value.status == status
+    assert caught.value.provider == "uk-carbon-intensity"
+    assert len(server.requests) == 1
+    assert fake.sleeps == []
+
+
+def test_429_with_short_retry_after_is_waited_for() -> None:
+    route = sequence(
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(200, content=fixture("intensity.json")),
+    )
+    made, server, fake = provider(route)
+    assert made.latest("GB", C).values.tolist() == [263.0]
+    assert fake.sleeps == [2.0]
+    assert len(server.requests) == 2
+
+
+def test_429_with_long_retry_after_gives_up_at_once() -> None:
+    made, server, fake = provider(serve(b"", 429, **{"Retry-After": "3600"}))
+    with pytest.raises(ProviderUnavailableError):
+        made.forecast("GB", C)
+    assert fake.sleeps == []
+    assert len(server.requests) == 1
+
+
+def test_server_errors_are_retried_then_unavailable() -> None:
+    made, server, fake = provider(serve(b"<html>502 Bad Gateway</html>", 502))
+    with pytest.raises(ProviderUnavailableError):
+        made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
+    assert len(server.requests) == made.http.policy.retries + 1
+    assert len(fake.sleeps) == made.http.policy.retries
+
+
+def with_intensity(name: str, **intensity: Any) -> bytes:
+    payload = json.loads(fixture(name))
+    for period in payload["data"]:
+        period["intensity"].update(intensity)
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty"),
+        (fixture("intensity_range.json")[:200], "not valid JSON"),
+        (with_intensity("intensity_range.json", actual=0, forecast=0), "values are 0"),
+        (with_intensity("intensity_range.json", actual=None, forecast=None), "no value"),
+        (b'{"data": [{"from": "2018-01-20T12:00Z"}]}', "has no 'intensity'"),
+        (b'{"error": {"code": "400", "message": "Invalid"}}', "has no 'data'"),
+        (b'{"data": [{"from": "2018-01-20T12:00", "intensity": {"actual": 5}}]}', "no zone"),
+    ],
+)
+def test_unusable_answers_are_signal_data_errors(body: bytes, reason: str) -> None:
+    made, _, _ = provider(serve(body))
+    with pytest.raises(SignalDataError) as caught:
+        made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
+    message = caught.value.one_line()
+    assert message.startswith("uk-carbon-intensity /intensity/{from}/{to}: ")
+    assert reason in message
+
+
+def test_a_forecast_entirely_in_the_past_is_refused() -> None:
+    with pytest.raises(SignalDataError, match="no forecast point is after"):
+        parse_forecast(fixture("intensity_fw48h.json"), "GB", C, "uk fw48h", at("2018-01-21T00:00"))
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["0", "18", "london", "1.5", "", "١٣"])
+def test_check_refuses_unknown_regions_listing_them(region: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        UkCarbonIntensity.check("GB", C, ProviderOptions(region=region))
+    assert caught.value.field == "region"
+    assert "13 London" in (caught.value.accepted or "")
+    assert "1 North Scotland" in (caught.value.accepted or "")
+
+
+def test_check_refuses_other_zones_and_kinds() -> None:
+    with pytest.raises(ConfigError) as caught:
+        UkCarbonIntensity.check("DE", C, ProviderOptions())
+    assert caught.value.field == "zone"
+    with pytest.raises(ConfigError) as caught:
+        UkCarbonIntensity.check("GB", SignalKind.PRICE, ProviderOptions())
+    assert caught.value.field == "kind"
+
+
+def test_check_accepts_national_and_every_region() -> None:
+    UkCarbonIntensity.check("GB", C, ProviderOptions())
+    for region in REGIONS:
+        UkCarbonIntensity.check("GB", C, ProviderOptions(region=str(region)))
+    assert len(REGIONS) == 17
+
+
+# --- properties --------------------------------------------------------------------------------
+
+GENERATED = at("2018-01-20T12:00")
+
+
+def assert_valid(result: Series | Forecast) -> None:
+    t = result.times.astype(np.int64)
+    assert len(t) == len(result.values)
+    assert result.unit == "g_per_kwh"
+    assert result.zone == "GB"
+    if isinstance(result, Series):
+        assert len(t) >= 1
+        assert bool(np.all(np.diff(t) > 0))
+        assert bool(np.all(np.isnan(result.values) == (result.quality == Quality.MISSING)))
+    else:
+        assert result.generated_at == result.as_of == GENERATED
+        assert t[0] + result.step_s > GENERATED.timestamp()
+        assert bool(np.all(np.diff(t) == result.step_s))
+
+
+def outcome(parse: Callable[[], Series | Forecast]) -> None:
+    """``parse()`` gives a valid result or a one-line ``GridshiftError``; anything else escapes."""
+    try:
+        result: Series | Forecast | None = parse()
+    except GridshiftError as exc:
+        result, message = None, exc.one_line()
+    if result is None:
+        assert message
+        assert "\n" not in message
+    else:
+        assert_valid(result)
+
+
+PARSERS: dict[str, Callable[[bytes], Series | Forecast]] = {
+    "history": lambda body: parse_history(body, "GB", C, "uk history"),
+    "forecast": lambda body: parse_forecast(body, "GB", C, "uk forecast", GENERATED),
+}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+ODD_TIMES = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.none(),
+    st.floats(),
+    st.sampled_from(["2018-01-20T12:00", "2018-01-20 12:00Z", "1850-01-01T00:00Z", "2018-01-20"]),
+)
+ODD_VALUES = st.one_of(
+    st.integers(-(10**30), 10**30),
+    st.floats(),
+    st.none(),
+    st.text(max_size=6),
+    st.booleans(),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+SHAPES = ("national", "regional-list", "regional-object")
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A documented payload (national, regional list or regional object) with fields replaced,
+    dropped, duplicated or shuffled."""
+    start = GENERATED + timedelta(minutes=30 * draw(st.integers(-4, 4)))
+    n = draw(st.integers(1, 40))
+    periods: list[dict[str, Any]] = []
+    for i in range(n):
+        t = start + timedelta(minutes=30 * i)
+        periods.append(
+            {
+                "from": t.strftime("%Y-%m-%dT%H:%MZ"),
+                "to": (t + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%MZ"),
+                "intensity": {
+                    "forecast": draw(st.integers(0, 500)),
+                    "actual": draw(st.one_of(st.none(), st.integers(0, 500))),
+                    "index": "moderate",
+                },
+            }
+        )
+    for _ in range(draw(st.integers(0, 4))):
+        period = periods[draw(st.integers(0, n - 1))]
+        key = draw(st.sampled_from(["from", "intensity", "forecast", "actual", "dup"]))
+        target = period if key in ("from", "intensity") else period.get("intensity")
+        if key == "dup":
+            periods.insert(draw(st.integers(0, len(periods))), json.loads(json.dumps(period)))
+        elif not isinstance(target, dict) or draw(st.booleans()):
+            if isinstance(target, dict):
+                target.pop(key, None)
+        else:
+            target[key] = draw(ODD_TIMES if key == "from" else ODD_VALUES)
+    if draw(st.booleans()):
+        draw(st.randoms()).shuffle(periods)
+    region = {"regionid": 13, "dnoregion": "UKPN London", "shortname": "London", "data": periods}
+    shape = draw(st.sampled_from(SHAPES))
+    envelopes: dict[str, dict[str, Any]] = {
+        "national": {"data": periods},
+        "regional-list": {"data": [region]},
+        "regional-object": {"data": region},
+    }
+    top = envelopes[shape]
+    return json.dumps(top).encode()
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@given(body=st.binary(max_size=300))
+def test_any_bytes_give_a_result_or_a_gridshift_error(name: str, body: bytes) -> None:
+    outcome(lambda: PARSERS[name](body))
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@given(value=json_values)
+def test_any_json_gives_a_result_or_a_gridshift_error(name: str, value: Any) -> None:
+    outcome(lambda: PARSERS[name](json.dumps(value).encode()))
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@given(body=mutated())
+def test_mutated_payloads_give_a_result_or_a_gridshift_error(name: str, body: bytes) -> None:
+    outcome(lambda: PARSERS[name](body))
+
+
+@pytest.mark.parametrize("shape", ["regional_regionid.json", "regional_range.json"])
+def test_both_regional_envelopes_read_the_same_way(shape: str) -> None:
+    series = parse_history(fixture(shape), "GB", C, "uk")
+    assert series.values[0] in (224.0, 231.0)
+    assert series.attrs["region"] == "13 London"
