@@ -134,6 +134,10 @@ class ResponseCache:
                 pass  # a cache that cannot be written is only a slower cache
 
 
+def _snippet(body: bytes) -> str:
+    return " ".join(body[:200].decode("utf-8", "replace").split())
+
+
 def retry_after_s(value: str | None, wall: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not value:
@@ -199,6 +203,9 @@ class ProviderHttp:
             follow_redirects=True,
         )
         self.requests = 0  # requests actually sent (a metric, and what tests count)
+        # What an error answer says, for the message: a provider may read its own error format
+        # (ENTSO-E's acknowledgement XML); by default the first 200 characters of the body.
+        self.error_text: Callable[[bytes], str | None] = _snippet
 
     def close(self) -> None:
         self.client.close()
@@ -266,7 +273,7 @@ class ProviderHttp:
                     if ttl > 0 and body.strip():
                         self.cache.put(key, body, self.wall())
                     return Answer(body, url, False, attempt + 1)
-                snippet = " ".join(body[:200].decode("utf-8", "replace").split())
+                snippet = self.error_text(body) or _snippet(body)
                 if status in AUTH_STATUSES:
                     raise ProviderAuthError(
                         f"{label}: HTTP {status} {response.reason_phrase}"

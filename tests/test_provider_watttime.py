@@ -1,0 +1,609 @@
+"""The WattTime API v3 provider against recorded payloads shaped like docs.watttime.org's examples.
+
+HTTP goes through ``httpx.MockTransport``; the clock, the wall clock and the sleep are fakes, so
+nothing waits and token expiry is a matter of moving ``wall``. Property tests feed every parse
+function arbitrary bytes, JSON values and mutated real payloads: each returns a valid result or
+raises a ``GridshiftError``, nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from gridshift.domain import (
+    ConfigError,
+    Forecast,
+    GridshiftError,
+    ProviderAuthError,
+    ProviderUnavailableError,
+    Quality,
+    Series,
+    SignalDataError,
+    SignalKind,
+)
+from gridshift.signals.providers import ProviderOptions, make_provider
+from gridshift.signals.providers.http import HttpPolicy
+from gridshift.signals.providers.watttime import (
+    WattTime,
+    parse_data,
+    parse_forecast,
+    parse_login,
+    parse_region,
+    parse_signal_index,
+)
+
+DATA = Path(__file__).parent / "data" / "providers" / "watttime"
+ZONE = "US-CAL-CISO"
+M = SignalKind.MARGINAL
+LB = 0.45359237  # lbs/MWh -> g/kWh
+ENV = {"WATTTIME_USERNAME": "freddo", "WATTTIME_PASSWORD": "the_frog"}
+BASIC = "Basic " + base64.b64encode(b"freddo:the_frog").decode()
+T0 = datetime(2023, 3, 1, 12, 10, tzinfo=UTC)
+POLICY = HttpPolicy(rate_per_s=1e6, burst=10_000)
+LABEL = "watttime test"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def fixture(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+class Fake:
+    """A fake WattTime: routes by path, counts logins, records every request."""
+
+    def __init__(self, routes: dict[str, Handler | bytes] | None = None) -> None:
+        self.routes: dict[str, Handler | bytes] = {
+            "/login": self.login,
+            "/v3/historical": fixture("historical.json"),
+            "/v3/forecast": fixture("forecast.json"),
+            "/v3/signal-index": fixture("signal_index.json"),
+            "/v3/region-from-loc": fixture("region_from_loc.json"),
+        }
+        self.routes.update(routes or {})
+        self.requests: list[httpx.Request] = []
+        self.tokens = 0
+
+    def login(self, request: httpx.Request) -> httpx.Response:
+        self.tokens += 1
+        return httpx.Response(200, json={"token": f"token-{self.tokens}"})
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        route = self.routes.get(request.url.path)
+        if route is None:
+            return httpx.Response(404, json={"error": "NOT_FOUND"})
+        return route(request) if callable(route) else httpx.Response(200, content=route)
+
+    def to(self, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path == path]
+
+
+class Time:
+    """A fake monotonic clock, wall clock and sleep that move together."""
+
+    def __init__(self, wall: datetime = T0) -> None:
+        self.mono = 1000.0
+        self.wall_s = wall.timestamp()
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.mono
+
+    def wall(self) -> float:
+        return self.wall_s
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.mono += seconds
+        self.wall_s += seconds
+
+
+def provider(
+    fake: Handler, time: Time | None = None, options: ProviderOptions | None = None
+) -> WattTime:
+    time = time or Time()
+    built = make_provider(
+        "watttime",
+        options or ProviderOptions(),
+        environ=ENV,
+        transport=httpx.MockTransport(fake),
+        policy=POLICY,
+        clock=time.clock,
+        wall=time.wall,
+        sleep=time.sleep,
+    )
+    assert isinstance(built, WattTime)
+    return built
+
+
+def at(text: str) -> np.datetime64:
+    return np.datetime64(text, "s")
+
+
+def assert_valid_series(series: Series) -> None:
+    times = series.times.astype(np.int64)
+    assert len(times) >= 2
+    assert bool(np.all(np.diff(times) > 0))
+    assert series.unit == "g_per_kwh"
+    assert bool(np.all(np.isnan(series.values) == (series.quality == Quality.MISSING)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Happy paths
+
+
+def test_login_with_basic_auth_then_bearer_on_data_calls() -> None:
+    fake = Fake()
+    series = provider(fake).history(
+        ZONE, M, datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 3, 1, 1, tzinfo=UTC)
+    )
+    (login,) = fake.to("/login")
+    assert login.headers["Authorization"] == BASIC
+    (data,) = fake.to("/v3/historical")
+    assert data.headers["Authorization"] == "Bearer token-1"
+    assert dict(data.url.params) == {
+        "region": "CAISO_NORTH",
+        "start": "2023-03-01T00:00:00+00:00",
+        "end": "2023-03-01T00:59:59+00:00",
+        "signal_type": "co2_moer",
+    }
+    raw = json.loads(fixture("historical.json"))["data"]
+    assert len(series) == 12
+    assert series.step_s == 300
+    assert series.values[0] == pytest.approx(raw[0]["value"] * LB)
+    assert series.times[0] == at("2023-03-01T00:00:00")
+    assert series.source == "watttime api"
+    assert series.unit == "g_per_kwh"
+    assert series.quality[7] == Quality.ESTIMATED  # imputed_data_used: true
+    assert int((series.quality == Quality.OK).sum()) == 11
+
+
+def test_token_is_reused_while_fresh() -> None:
+    fake, time = Fake(), Time()
+    wt = provider(fake, time)
+    wt.forecast(ZONE, M)
+    time.wall_s += 20 * 60
+    wt.signal_index(ZONE)
+    assert len(fake.to("/login")) == 1
+    assert [r.headers["Authorization"] for r in fake.requests[1:]] == ["Bearer token-1"] * 2
+
+
+def test_logs_in_again_when_the_token_is_older_than_30_minutes() -> None:
+    fake, time = Fake(), Time()
+    wt = provider(fake, time)
+    wt.forecast(ZONE, M)
+    time.wall_s += 31 * 60
+    wt.signal_index(ZONE)
+    assert len(fake.to("/login")) == 2
+    assert wt.logins == 2
+    assert fake.to("/v3/signal-index")[0].headers["Authorization"] == "Bearer token-2"
+
+
+def test_logs_in_again_once_on_a_401() -> None:
+    def historical(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer token-1":
+            return httpx.Response(401, json={"error": "TOKEN_EXPIRED"})
+        return httpx.Response(200, content=fixture("historical.json"))
+
+    fake = Fake({"/v3/historical": historical})
+    series = provider(fake).history(
+        ZONE, M, datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 3, 1, 1, tzinfo=UTC)
+    )
+    assert len(series) == 12
+    assert [r.url.path for r in fake.requests] == [
+        "/login",
+        "/v3/historical",
+        "/login",
+        "/v3/historical",
+    ]
+
+
+def test_a_second_401_is_an_auth_error_not_a_loop() -> None:
+    fake = Fake({"/v3/forecast": lambda r: httpx.Response(401, json={"error": "NO"})})
+    with pytest.raises(ProviderAuthError) as caught:
+        provider(fake).forecast(ZONE, M)
+    assert caught.value.status == 401
+    assert len(fake.to("/login")) == 2
+    assert len(fake.to("/v3/forecast")) == 2
+
+
+def test_region_from_location_is_looked_up_once() -> None:
+    fake = Fake()
+    options = ProviderOptions(extra={"latitude": "38.58", "longitude": "-121.49"})
+    wt = provider(fake, options=options)
+    wt.signal_index("US-NW-PACW")
+    wt.forecast("US-NW-PACW", M)
+    (lookup,) = fake.to("/v3/region-from-loc")
+    assert dict(lookup.url.params) == {
+        "latitude": "38.58",
+        "longitude": "-121.49",
+        "signal_type": "co2_moer",
+    }
+    assert lookup.headers["Authorization"] == "Bearer token-1"
+    assert fake.to("/v3/forecast")[0].url.params["region"] == "CAISO_NORTH"
+
+
+def test_region_option_wins_and_unknown_zones_are_refused_at_config_time() -> None:
+    fake = Fake()
+    provider(fake, options=ProviderOptions(region="PJM_NJ")).forecast("US-MIDA-PJM", M)
+    assert fake.to("/v3/forecast")[0].url.params["region"] == "PJM_NJ"
+    with pytest.raises(ConfigError) as caught:
+        WattTime.check("US-MIDA-PJM", M, ProviderOptions())
+    assert caught.value.field == "zone"
+    assert "US-CAL-CISO" in (caught.value.accepted or "")
+    with pytest.raises(ConfigError) as kind:
+        WattTime.check(ZONE, SignalKind.CARBON, ProviderOptions())
+    assert kind.value.field == "kind"
+    with pytest.raises(ConfigError) as lat:
+        WattTime.check(ZONE, M, ProviderOptions(extra={"latitude": "95", "longitude": "0"}))
+    assert lat.value.field == "extra.latitude"
+
+
+def historical_range(request: httpx.Request) -> httpx.Response:
+    """Every 5-minute point from ``start`` to ``end`` inclusive, as the API answers."""
+    start = datetime.fromisoformat(request.url.params["start"])
+    end = datetime.fromisoformat(request.url.params["end"])
+    moment = start + timedelta(seconds=-start.timestamp() % 300)
+    data = []
+    while moment <= end:
+        data.append({"point_time": moment.isoformat(), "value": 900.0 + moment.hour})
+        moment += timedelta(minutes=5)
+    meta = json.loads(fixture("historical.json"))["meta"]
+    return httpx.Response(200, json={"data": data, "meta": meta})
+
+
+def test_history_is_split_into_requests_of_at_most_32_days() -> None:
+    fake = Fake({"/v3/historical": historical_range})
+    start, end = datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 2, 10, tzinfo=UTC)
+    series = provider(fake).history(ZONE, M, start, end)
+    params = [dict(r.url.params) for r in fake.to("/v3/historical")]
+    assert [(p["start"], p["end"]) for p in params] == [
+        ("2023-01-01T00:00:00+00:00", "2023-02-01T23:59:59+00:00"),
+        ("2023-02-02T00:00:00+00:00", "2023-02-09T23:59:59+00:00"),
+    ]
+    assert len(series) == 40 * 288
+    assert series.step_s == 300
+    assert series.times[0] == at("2023-01-01T00:00:00")
+    assert series.times[-1] == at("2023-02-09T23:55:00")
+    assert "issues" not in series.attrs  # no duplicate at the chunk boundary
+    assert len(fake.to("/login")) == 1
+
+
+def test_latest_asks_for_the_recent_hours() -> None:
+    fake = Fake({"/v3/historical": historical_range})
+    series = provider(fake).latest(ZONE, M)
+    (request,) = fake.to("/v3/historical")
+    assert request.url.params["start"] == "2023-03-01T09:10:00+00:00"  # 3 h staleness window
+    assert series.times[-1] == at("2023-03-01T12:10:00")
+    assert series.values[-1] == pytest.approx(912 * LB)
+
+
+def test_forecast_keeps_the_native_step_and_the_providers_generation_time() -> None:
+    fake = Fake()
+    forecast = provider(fake).forecast(ZONE, M)
+    (request,) = fake.to("/v3/forecast")
+    assert dict(request.url.params) == {
+        "region": "CAISO_NORTH",
+        "signal_type": "co2_moer",
+        "horizon_hours": "24",
+    }
+    generated = datetime(2023, 3, 1, 12, tzinfo=UTC)
+    assert forecast.as_of == generated
+    assert forecast.generated_at == generated
+    assert forecast.model == "watttime"
+    assert forecast.step_s == 300
+    assert forecast.unit == "g_per_kwh"
+    assert forecast.kind is M
+    assert forecast.times[0] == at("2023-03-01T11:55:00")  # 11:50, two steps early, dropped
+    assert len(forecast.times) == 25
+    raw = {p["point_time"]: p["value"] for p in json.loads(fixture("forecast.json"))["data"]}
+    assert forecast.values[1] == pytest.approx(raw["2023-03-01T12:00:00+00:00"] * LB)
+
+
+def test_forecast_is_never_dated_after_now() -> None:
+    body = fixture("forecast.json")
+    early = datetime(2023, 3, 1, 11, 58, tzinfo=UTC)  # our clock two minutes behind theirs
+    forecast = parse_forecast(body, ZONE, M, LABEL, now=early)
+    assert forecast.as_of == early
+    assert forecast.generated_at == early
+    assert forecast.times[0] == at("2023-03-01T11:55:00")
+    stale = json.loads(body)
+    stale["meta"]["generated_at"] = "2023-03-03T00:00:00+00:00"  # after every point
+    with pytest.raises(SignalDataError, match="no forecast point"):
+        parse_forecast(json.dumps(stale).encode(), ZONE, M, LABEL)
+
+
+def test_forecast_horizon_from_options() -> None:
+    fake = Fake()
+    provider(fake, options=ProviderOptions(extra={"horizon_hours": "72"})).forecast(ZONE, M)
+    assert fake.to("/v3/forecast")[0].url.params["horizon_hours"] == "72"
+
+
+def test_signal_index_is_a_percentile_not_an_emissions_rate() -> None:
+    fake = Fake()
+    when, value = provider(fake).signal_index(ZONE)
+    assert (when, value) == (datetime(2023, 3, 1, 12, 5, tzinfo=UTC), 37.0)
+    assert dict(fake.to("/v3/signal-index")[0].url.params) == {
+        "region": "CAISO_NORTH",
+        "signal_type": "co2_moer",
+    }
+    moer = fixture("historical.json")
+    with pytest.raises(SignalDataError, match="percentile"):
+        parse_signal_index(moer, LABEL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_are_auth_errors(status: int) -> None:
+    fake = Fake({"/login": lambda r: httpx.Response(status, json={"error": "INVALID"})})
+    with pytest.raises(ProviderAuthError) as caught:
+        provider(fake).forecast(ZONE, M)
+    assert caught.value.status == status
+    assert "WATTTIME_USERNAME" in (caught.value.hint or "")
+    assert len(fake.requests) == 1
+
+
+def test_403_on_data_is_an_auth_error_without_a_new_login() -> None:
+    fake = Fake({"/v3/forecast": lambda r: httpx.Response(403, json={"error": "FORBIDDEN"})})
+    with pytest.raises(ProviderAuthError):
+        provider(fake).forecast(ZONE, M)
+    assert len(fake.to("/login")) == 1
+
+
+def test_429_with_a_short_retry_after_is_waited_for() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"})])
+
+    def forecast(request: httpx.Request) -> httpx.Response:
+        return next(answers, httpx.Response(200, content=fixture("forecast.json")))
+
+    time = Time()
+    result = provider(Fake({"/v3/forecast": forecast}), time).forecast(ZONE, M)
+    assert isinstance(result, Forecast)
+    assert time.sleeps == [2.0]
+
+
+def test_429_with_a_long_retry_after_gives_up_at_once() -> None:
+    time = Time()
+    fake = Fake({"/v3/forecast": lambda r: httpx.Response(429, headers={"Retry-After": "3600"})})
+    with pytest.raises(ProviderUnavailableError, match="3600"):
+        provider(fake, time).forecast(ZONE, M)
+    assert time.sleeps == []
+    assert len(fake.to("/v3/forecast")) == 1
+
+
+def test_server_errors_are_retried_then_unavailable() -> None:
+    time = Time()
+    fake = Fake({"/v3/forecast": lambda r: httpx.Response(503, text="maintenance")})
+    with pytest.raises(ProviderUnavailableError):
+        provider(fake, time).forecast(ZONE, M)
+    assert len(fake.to("/v3/forecast")) == POLICY.retries + 1
+    assert len(time.sleeps) == POLICY.retries
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (fixture("historical.json")[:150], "not valid JSON"),
+        (b'{"data": [], "meta": {"units": "lbs_co2_per_mwh"}}', "no MOER data"),
+        (b'{"data": {}, "meta": {"units": "lbs_co2_per_mwh"}}', "not a list"),
+        (b'{"data": []}', "meta is null"),
+        (b"[1, 2]", "not an object"),
+    ],
+)
+def test_malformed_answers_are_signal_data_errors(body: bytes, message: str) -> None:
+    fake = Fake({"/v3/historical": body})
+    with pytest.raises(SignalDataError, match=message) as caught:
+        provider(fake).history(ZONE, M, T0 - timedelta(hours=1), T0)
+    assert "watttime /v3/historical" in str(caught.value)
+    assert "\n" not in caught.value.one_line()
+
+
+def test_all_zero_values_are_refused() -> None:
+    payload = json.loads(fixture("historical.json"))
+    for point in payload["data"]:
+        point["value"] = 0
+    with pytest.raises(SignalDataError, match="all 12 values are 0"):
+        parse_data(json.dumps(payload).encode(), ZONE, M, LABEL)
+
+
+def test_unknown_units_and_signal_types_are_refused() -> None:
+    payload = json.loads(fixture("historical.json"))
+    payload["meta"]["units"] = "kWh"
+    with pytest.raises(SignalDataError, match=r"meta\.units"):
+        parse_data(json.dumps(payload).encode(), ZONE, M, LABEL)
+    payload["meta"].update(units="lbs_co2_per_mwh", signal_type="health_damage")
+    with pytest.raises(SignalDataError, match="signal_type"):
+        parse_data(json.dumps(payload).encode(), ZONE, M, LABEL)
+
+
+def test_forecast_without_generated_at_is_refused() -> None:
+    payload = json.loads(fixture("forecast.json"))
+    del payload["meta"]["generated_at"]
+    with pytest.raises(SignalDataError, match="generated_at"):
+        parse_forecast(json.dumps(payload).encode(), ZONE, M, LABEL)
+
+
+def test_spring_forward_gap_is_left_as_a_gap() -> None:
+    series = parse_data(fixture("historical_dst_spring.json"), ZONE, M, LABEL)
+    assert len(series) == 24
+    steps = np.diff(series.times.astype(np.int64))
+    assert sorted(set(steps.tolist())) == [300, 13 * 300]  # one hour missing, not filled
+    assert series.times[12] == at("2022-03-13T11:00:00")
+    assert "dst:" in series.attrs["issues"]
+    assert "gap:" in series.attrs["issues"]
+
+
+def test_fall_back_duplicates_are_kept_once() -> None:
+    series = parse_data(fixture("historical_dst_autumn.json"), ZONE, M, LABEL)
+    raw = json.loads(fixture("historical_dst_autumn.json"))["data"]
+    assert len(raw) == 48
+    assert len(series) == 36
+    assert bool(np.all(np.diff(series.times.astype(np.int64)) == 300))
+    first = next(p["value"] for p in raw if p["point_time"] == "2022-11-06T09:00:00+00:00")
+    assert series.values[12] == pytest.approx(first * LB)  # the first of the duplicates
+    assert "duplicate:" in series.attrs["issues"]
+
+
+def test_missing_credentials_name_the_variables() -> None:
+    with pytest.raises(ProviderAuthError) as caught:
+        make_provider("watttime", environ={})
+    assert "WATTTIME_USERNAME" in str(caught.value)
+    assert "WATTTIME_PASSWORD" in str(caught.value)
+    with pytest.raises(ProviderAuthError, match="WATTTIME_PASSWORD"):
+        make_provider("watttime", environ={"WATTTIME_USERNAME": "freddo"})
+
+
+def test_bug_integers_too_large_for_a_float_are_not_numbers() -> None:
+    """Found by hand after the property tests: ``float(10**400)`` raises OverflowError."""
+    payload = json.loads(fixture("historical.json"))
+    payload["data"][0]["value"] = 10**400
+    series = parse_data(json.dumps(payload).encode(), ZONE, M, LABEL)
+    assert series.quality[0] == Quality.MISSING
+    assert "nan: 1 point(s) have no value" in series.attrs["issues"]
+    index = {"data": [{"point_time": "2023-03-01T12:05:00+00:00", "value": 10**400}]}
+    with pytest.raises(SignalDataError, match="0-100"):
+        parse_signal_index(json.dumps(index).encode(), LABEL)
+
+
+def test_login_and_region_answers_are_checked() -> None:
+    assert parse_login(fixture("login.json"), LABEL).startswith("eyJ")
+    assert parse_region(fixture("region_from_loc.json"), LABEL) == "CAISO_NORTH"
+    with pytest.raises(SignalDataError, match="token"):
+        parse_login(b'{"token": ""}', LABEL)
+    with pytest.raises(SignalDataError, match="region"):
+        parse_region(b'{"region": "../etc/passwd"}', LABEL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties: a valid result or a GridshiftError, nothing else
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+ODD = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.sampled_from([10**400, -(10**400)])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        [
+            "2022-03-13T10:00:00",
+            "2022-03-13T10:00:00Z",
+            "1899-12-31T23:00:00+00:00",
+            "2300-01-01T00:00:00+00:00",
+            "0001-01-01T00:00:00-23:59",
+            "9999-12-31T23:59:59+23:59",
+            "١٢:٠٠",
+            "NaN",
+            "1e400",
+            "-870",
+            "",
+        ]
+    )
+    | st.lists(st.integers(), max_size=3)
+    | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2)
+)
+
+
+def outcome(parse: Callable[[], object]) -> object | None:
+    """What ``parse`` returns, or None when it raised a ``GridshiftError`` (with a one-line
+    message); any other exception propagates and fails the test."""
+    error: GridshiftError | None = None
+    try:
+        return parse()
+    except GridshiftError as exc:
+        error = exc
+    assert error.message
+    assert "\n" not in error.one_line()
+    return None
+
+
+def parse_all(body: bytes) -> None:
+    series = outcome(lambda: parse_data(body, ZONE, M, LABEL))
+    if series is not None:
+        event("a valid series")
+        assert isinstance(series, Series)
+        assert_valid_series(series)
+    forecast = outcome(lambda: parse_forecast(body, ZONE, M, LABEL))
+    if forecast is not None:
+        assert isinstance(forecast, Forecast)
+        assert forecast.unit == "g_per_kwh"
+        assert forecast.generated_at == forecast.as_of
+    index = outcome(lambda: parse_signal_index(body, LABEL))
+    if index is not None:
+        assert isinstance(index, tuple)
+        assert 0 <= index[1] <= 100
+    for parse in (parse_login, parse_region):
+        text = outcome(partial(parse, body, LABEL))
+        assert text is None or (isinstance(text, str) and text)
+
+
+@given(st.binary(max_size=400))
+def test_property_arbitrary_bytes(body: bytes) -> None:
+    parse_all(body)
+
+
+@given(st.text(max_size=300))
+def test_property_arbitrary_text(text: str) -> None:
+    parse_all(text.encode("utf-8", "surrogatepass"))
+
+
+@given(JSON)
+def test_property_arbitrary_json(value: Any) -> None:
+    parse_all(json.dumps(value).encode())
+
+
+@given(
+    st.sampled_from(["historical.json", "forecast.json", "historical_dst_autumn.json"]),
+    st.data(),
+)
+def test_property_mutated_payloads(name: str, data: st.DataObject) -> None:
+    payload = copy.deepcopy(json.loads(fixture(name)))
+    points = payload["data"]
+    for _ in range(data.draw(st.integers(0, 6))):
+        i = data.draw(st.integers(0, len(points) - 1))
+        field = data.draw(st.sampled_from(["point_time", "value", "imputed_data_used"]))
+        if data.draw(st.booleans()):
+            points[i][field] = data.draw(ODD)
+        else:
+            points[i].pop(field, None)
+    for _ in range(data.draw(st.integers(0, 2))):
+        key = data.draw(
+            st.sampled_from(["units", "data_point_period_seconds", "generated_at", "signal_type"])
+        )
+        payload["meta"][key] = data.draw(ODD)
+    if data.draw(st.integers(0, 3)) == 0:
+        del points[data.draw(st.integers(0, len(points) - 1)) :]
+    body = json.dumps(payload).encode()
+    if data.draw(st.integers(0, 3)) == 0:  # truncated
+        body = body[: data.draw(st.integers(0, len(body)))]
+    parse_all(body)
