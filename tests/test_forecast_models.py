@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,49 @@ def test_backtest_refuses_bad_requests() -> None:
         backtest(s, "ets", 3600, T0 + timedelta(days=5), T0 + timedelta(days=4))
     with pytest.raises(SignalDataError, match="could be scored"):
         backtest(s, "ets", 3600, T0 + timedelta(days=100), T0 + timedelta(days=101))
+
+
+def test_backtest_of_archived_provider_forecasts_uses_only_what_was_generated_by_then(
+    tmp_path: Path,
+) -> None:
+    from gridshift.domain import Forecast
+    from gridshift.signals.archive import ForecastArchive
+
+    y = daily_wave(40, noise=10, seed=4)
+    s = series_of(y)
+    archive = ForecastArchive(tmp_path)
+    base = np.datetime64("2022-03-01T00:00:00", "s")
+
+    def save(generated_h: float, offset: float) -> None:
+        start_h = int(np.ceil(generated_h)) - 1
+        idx = np.arange(start_h, min(start_h + 30, len(y)))
+        generated = T0 + timedelta(hours=generated_h)
+        archive.save(
+            Forecast(
+                zone="DE-LU",
+                kind=SignalKind.CARBON,
+                unit="g_per_kwh",
+                as_of=generated,
+                times=base + idx * np.timedelta64(3600, "s"),
+                values=y[idx] + offset,
+                step_s=3600,
+                model="electricitymaps",
+            )
+        )
+
+    for hour in range(30 * DAY, 33 * DAY):
+        save(hour + 0.5, 5.0)  # honest: 5 above what happened
+        save(hour + 1 + 1 / 6, 1000.0)  # generated 10 minutes after the next origin: future there
+    result = backtest(
+        s,
+        "provider",
+        24 * 3600,
+        T0 + timedelta(days=30, hours=1),
+        T0 + timedelta(days=32),
+        archive=archive,
+    )
+    assert result.model == "provider"
+    assert result.mae == pytest.approx(5.0)
+    assert result.targets == (2 * DAY - 1) * DAY
+    with pytest.raises(SignalDataError, match="no archived provider forecasts"):
+        backtest(s, "provider", 3600, archive=ForecastArchive(tmp_path / "empty"))

@@ -492,3 +492,13 @@ def test_both_regional_envelopes_read_the_same_way(shape: str) -> None:
     series = parse_history(fixture(shape), "GB", C, "uk")
     assert series.values[0] in (224.0, 231.0)
     assert series.attrs["region"] == "13 London"
+
+
+def test_current_marks_a_value_past_the_staleness_limit_stale() -> None:
+    made, _, _ = provider(serve(fixture("intensity.json")))
+    fresh = made.current("GB", C, datetime(2018, 1, 20, 12, 45, tzinfo=UTC))
+    assert fresh.quality.tolist() == [Quality.OK]
+    late = datetime(2018, 1, 20, 12, 30, tzinfo=UTC) + timedelta(hours=3, minutes=1)
+    stale = made.current("GB", C, late)
+    assert stale.quality.tolist() == [Quality.STALE]
+    assert stale.values.tolist() == [263.0]

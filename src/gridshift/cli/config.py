@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,11 +12,23 @@ from rich.table import Table
 
 from gridshift.cli.output import console, print_json
 from gridshift.config.jobs import load_job_specs
-from gridshift.config.site import load_site
+from gridshift.config.site import SignalSource, load_site
 from gridshift.config.units import parse_time
 from gridshift.domain.timeutil import to_iso
+from gridshift.signals.providers import provider_class
 
 app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
+
+
+def _keys(source: SignalSource) -> dict[str, Any]:
+    """For a live source: which of its provider's environment keys are set."""
+    if not source.live:
+        return {}
+    return {
+        "keys": {
+            name: bool(os.environ.get(name)) for name in provider_class(source.source).env_vars
+        }
+    }
 
 
 @app.command()
@@ -53,6 +66,7 @@ def check(
                 "kind": s.kind.value,
                 "source": s.source,
                 "path": str(s.path) if s.path else None,
+                **_keys(s),
             }
             for s in site.signals
         ],
@@ -81,5 +95,14 @@ def check(
         )
     console.print(table)
     console.print(f"signals: {len(site.signals)}; objective: {result['objective']}")
+    for sig in result["signals"]:
+        if "keys" in sig:
+            missing = [name for name, there in sig["keys"].items() if not there]
+            state = (
+                f"{', '.join(missing)} not set: fetches fail, forecasts fall back"
+                if missing
+                else ("keys set" if sig["keys"] else "no key needed")
+            )
+            console.print(f"live: {sig['zone']} {sig['kind']} from {sig['source']} ({state})")
     if loaded:
         console.print(f"jobs: {len(loaded)} valid ({', '.join(j.id for j in loaded[:10])})")

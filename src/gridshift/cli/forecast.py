@@ -24,6 +24,7 @@ from gridshift.forecasting.asof import check_model
 from gridshift.forecasting.backtest import BacktestResult, backtest
 from gridshift.forecasting.feeds import site_feeds
 from gridshift.forecasting.service import PROVIDER, Feed, Forecaster
+from gridshift.signals.archive import ForecastArchive
 
 MAX_HORIZON_S = 14 * 86400
 TABLE_HOURS = (1, 2, 3, 6, 12, 18, 24, 36, 48, 72, 96, 168)
@@ -137,7 +138,10 @@ def backtest_command(
     zone: Zone,
     kind: Kind,
     model: Annotated[
-        str, typer.Option("--model", help=f"{' | '.join(models.MODELS)}.")
+        str,
+        typer.Option(
+            "--model", help=f"{' | '.join(models.MODELS)} | {PROVIDER} (the archived forecasts)."
+        ),
     ] = models.DEFAULT_MODEL,
     horizon: Horizon = "48h",
     from_: Annotated[
@@ -151,7 +155,7 @@ def backtest_command(
     """Score a model's as-of forecasts on stored history: MAE, MAPE, skill against persistence."""
     check_zone(zone, "--zone")
     signal_kind = SignalKind.parse(kind, "--kind")
-    check_model(model, "--model")
+    check_model(model, "--model", extra=(PROVIDER,))
     horizon_s = _horizon(horizon)
     if horizon_s % 3600:
         raise UserError(f"--horizon {horizon} is not a whole number of hours", hint="e.g. 48h")
@@ -160,9 +164,10 @@ def backtest_command(
     hi = parse_time(to, field="--to") if to else None
     if lo and hi and hi <= lo:
         raise UserError(f"--to {to_iso(hi)} is not after --from {to_iso(lo)}")
-    series = library(data_dir).load(zone, signal_kind)
+    lib = library(data_dir)
+    series = lib.load(zone, signal_kind)
     started = time.perf_counter()
-    result = backtest(series, model, horizon_s, lo, hi, every_s)
+    result = backtest(series, model, horizon_s, lo, hi, every_s, archive=ForecastArchive(lib.root))
     data = result.as_dict()
     data["seconds"] = round(time.perf_counter() - started, 3)
     if json_out:

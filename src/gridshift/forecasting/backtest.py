@@ -27,6 +27,10 @@ from gridshift.domain.timeutil import as_datetime, as_np, to_iso
 from gridshift.forecasting import models
 from gridshift.forecasting.asof import DAY_S, check_model, forecast_step
 from gridshift.signals.align import align
+from gridshift.signals.archive import ForecastArchive
+from gridshift.signals.providers.base import DEFAULT_STALENESS_S
+
+PROVIDER = "provider"
 
 HOUR_S = 3600
 MAPE_FLOOR = 0.1  # share of the mean absolute actual below which a target is left out of MAPE
@@ -112,9 +116,19 @@ def backtest(
     start: datetime | None = None,
     end: datetime | None = None,
     every_s: int = HOUR_S,
+    archive: ForecastArchive | None = None,
+    staleness_s: int = DEFAULT_STALENESS_S,
 ) -> BacktestResult:
-    """Score ``model`` on ``series`` with origins every ``every_s`` in ``[start, end)``."""
-    check_model(model)
+    """Score ``model`` on ``series`` with origins every ``every_s`` in ``[start, end)``.
+
+    ``model="provider"`` scores the provider forecasts in ``archive``: at each origin, the newest
+    one generated at or before it and no older than ``staleness_s``.
+    """
+    check_model(model, extra=(PROVIDER,))
+    if model == PROVIDER and archive is None:
+        raise ConfigError(
+            "backtesting provider forecasts needs the forecast archive", field="model"
+        )
     if horizon_s < HOUR_S or horizon_s % HOUR_S:
         raise ConfigError(
             "horizon must be a whole number of hours", field="horizon", value=f"{horizon_s}s"
@@ -160,7 +174,12 @@ def backtest(
     targets = origins[:, None] + np.arange(horizon)[None, :]
     padded = np.concatenate([y, np.full(max(0, int(targets.max()) + 1 - len(y)), np.nan)])
     actual = padded[targets]
-    predicted = models.MODELS[model](padded, origins, horizon, period)
+    if model == PROVIDER:
+        assert archive is not None
+        origin_times = grid.times[0] + origins * np.timedelta64(step, "s")
+        predicted = archived_predictions(archive, series, origin_times, horizon, step, staleness_s)
+    else:
+        predicted = models.MODELS[model](padded, origins, horizon, period)
     baseline = models.persistence(padded, origins, horizon, period)
     err = predicted - actual
     base_err = baseline - actual
@@ -216,6 +235,43 @@ def backtest(
         band_coverage_pct=coverage,
         by_horizon=by_horizon,
     )
+
+
+def archived_predictions(
+    archive: ForecastArchive,
+    series: Series,
+    origin_times: np.ndarray,
+    horizon: int,
+    step: int,
+    staleness_s: int,
+) -> np.ndarray:
+    """[origin, step] predictions from the archived provider forecasts (NaN where none)."""
+    stored = archive.table(series.zone, series.kind)
+    out = np.full((len(origin_times), horizon), np.nan)
+    if stored is None:
+        raise SignalDataError(
+            f"no archived provider forecasts for {series.zone} {series.kind.value}",
+            source="forecast archive",
+            hint="'gridshift signals fetch' archives one each time it runs; run it regularly",
+        )
+    gens, times, values = stored
+    unique = np.unique(gens)
+    pick = np.searchsorted(unique, origin_times, side="right") - 1
+    has = pick >= 0
+    fresh = np.zeros(len(origin_times), dtype=bool)
+    fresh[has] = origin_times[has] - unique[pick[has]] <= np.timedelta64(staleness_s, "s")
+    targets = origin_times[:, None] + np.arange(horizon)[None, :] * np.timedelta64(step, "s")
+    for g in np.unique(pick[fresh]):
+        rows = np.flatnonzero(fresh & (pick == g))
+        mine = gens == unique[g]
+        order = np.argsort(times[mine])
+        t_g, v_g = times[mine][order], values[mine][order]
+        idx = np.searchsorted(t_g, targets[rows], side="right") - 1
+        ok = (idx >= 0) & (targets[rows] < t_g[np.clip(idx, 0, None)] + np.timedelta64(step, "s"))
+        block = np.full(idx.shape, np.nan)
+        block[ok] = v_g[idx[ok]]
+        out[rows] = block
+    return out
 
 
 def _mean(values: np.ndarray) -> float:

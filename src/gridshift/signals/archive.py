@@ -109,6 +109,19 @@ class ForecastArchive:
             upper=None if np.isnan(upper).all() else upper,
         )
 
+    def table(
+        self, zone: str, kind: SignalKind
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every stored (generated_at, time, value), or None when nothing is stored."""
+        table = self._read(zone, kind)
+        if table is None or table.num_rows == 0:
+            return None
+        return (
+            np.asarray(table.column("generated_at").to_numpy()).astype("datetime64[s]"),
+            np.asarray(table.column("time").to_numpy()).astype("datetime64[s]"),
+            np.asarray(table.column("value").to_numpy(), dtype=np.float64),
+        )
+
     def summary(self, zone: str, kind: SignalKind) -> ArchivedSummary | None:
         table = self._read(zone, kind)
         if table is None or table.num_rows == 0:

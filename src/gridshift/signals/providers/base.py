@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from gridshift.domain import ConfigError, Forecast, ProviderAuthError, Series, SignalKind
+import numpy as np
+
+from gridshift.domain import (
+    ConfigError,
+    Forecast,
+    ProviderAuthError,
+    Quality,
+    Series,
+    SignalKind,
+)
+from gridshift.domain.timeutil import as_np
 from gridshift.signals.providers.http import ProviderHttp
 
 DEFAULT_STALENESS_S = 3 * 3600
@@ -36,6 +46,16 @@ class ProviderOptions:
     base_url: str | None = None
     staleness_s: int = DEFAULT_STALENESS_S
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def mark_stale(series: Series, now: datetime, staleness_s: int) -> Series:
+    """``series`` with the valid points older than ``staleness_s`` at ``now`` marked ``STALE``."""
+    ends = series.times + np.timedelta64(series.step_s, "s")
+    old = series.valid & (ends < as_np(now) - np.timedelta64(staleness_s, "s"))
+    if not old.any():
+        return series
+    quality = np.where(old, np.maximum(series.quality, Quality.STALE), series.quality)
+    return series.with_points(series.times, series.values, quality.astype(np.uint8))
 
 
 class Provider(ABC):
@@ -98,6 +118,12 @@ class Provider(ABC):
     @abstractmethod
     def latest(self, zone: str, kind: SignalKind) -> Series:
         """The most recent value(s) the provider has."""
+
+    def current(self, zone: str, kind: SignalKind, now: datetime) -> Series:
+        """``latest``, with every point whose step ended more than the staleness limit before
+        ``now`` marked ``STALE`` (a provider that stopped updating is not taken at its word)."""
+        series = self.latest(zone, kind)
+        return mark_stale(series, now, self.options.staleness_s)
 
     @abstractmethod
     def forecast(self, zone: str, kind: SignalKind) -> Forecast:
