@@ -34,10 +34,9 @@ from gridshift.domain import (
     SignalKind,
 )
 from gridshift.signals.providers import ProviderOptions, make_provider
-from gridshift.signals.providers.entsoe import (
+from gridshift.signals.providers.entsoe import ZONE_EIC, Entsoe
+from gridshift.signals.providers.entsoe_xml import (
     DEFAULT_EUR_USD,
-    ZONE_EIC,
-    Entsoe,
     parse_document,
     parse_forecast,
 )

@@ -36,8 +36,8 @@ from gridshift.domain import (
 )
 from gridshift.signals.providers import ProviderOptions, make_provider
 from gridshift.signals.providers.http import HttpPolicy
-from gridshift.signals.providers.watttime import (
-    WattTime,
+from gridshift.signals.providers.watttime import WattTime
+from gridshift.signals.providers.watttime_json import (
     parse_data,
     parse_forecast,
     parse_login,

@@ -20,22 +20,17 @@ Docs: https://docs.watttime.org/ (OpenAPI: https://docs.watttime.org/openapi.jso
   percentile of the MOER (``signal_index``); it is a rank, not an emissions rate.
 
 Every call sends ``Authorization: Bearer <token>``. MOER values in lbs CO2/MWh become g/kWh
-(x 0.45359237). Bodies are parsed by pure functions (``parse_*``) that return a ``Series``, a
-``Forecast`` or a value, or raise ``SignalDataError``: nothing else escapes them.
+(x 0.45359237). Bodies are parsed by the pure functions of ``watttime_json`` (``parse_*``), which
+return a ``Series``, a ``Forecast`` or a value, or raise ``SignalDataError``: nothing else escapes
+them.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-
-import numpy as np
-import pandas as pd
 
 from gridshift.domain import (
     ConfigError,
@@ -45,13 +40,25 @@ from gridshift.domain import (
     SignalDataError,
     SignalKind,
 )
-from gridshift.domain.timeutil import as_np, require_utc
+from gridshift.domain.timeutil import require_utc
+from gridshift.signals.providers._readers import utc_iso
 from gridshift.signals.providers.base import Provider, ProviderOptions
 from gridshift.signals.providers.http import Answer, ProviderHttp
-from gridshift.signals.validate import Issue, RawPoints, build_series
+from gridshift.signals.providers.watttime_json import (
+    NAME,
+    REGION_RE,
+    SIGNAL_TYPE,
+    UNITS,
+    DataPoints,
+    merge_points,
+    parse_forecast,
+    parse_login,
+    parse_region,
+    parse_signal_index,
+    read_points,
+    to_series,
+)
 
-SIGNAL_TYPE = "co2_moer"
-SOURCE = "watttime api"
 TOKEN_TTL_S = 30 * 60  # documented lifetime of a /login token
 TOKEN_MARGIN_S = 60  # renew this long before it runs out
 MAX_QUERY_DAYS = 32  # documented limit of one /v3/historical query
@@ -59,277 +66,12 @@ DEFAULT_HORIZON_HOURS = 24
 MAX_HORIZON_HOURS = 72
 LIVE_CACHE_TTL_S = 60.0  # forecast, index and latest answers are reused this long at most
 
-# WattTime ``meta.units`` -> gridshift unit name (documented: lbs_co2_per_mwh).
-UNITS: dict[str, str] = {"lbs_co2_per_mwh": "lb_per_mwh"}
-INDEX_UNITS = frozenset({"percentile"})
-
 # Electricity Maps zone -> WattTime region, only where the match is certain. WattTime splits some
 # balancing authorities into sub-regions; a zone that spans several needs ``region`` or
 # ``extra.latitude``/``extra.longitude`` instead.
 ZONE_REGIONS: dict[str, str] = {
     "US-CAL-CISO": "CAISO_NORTH",  # WattTime's free preview region (CAISO, northern California)
 }
-
-_REGION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_JSON_ERRORS = (ValueError, RecursionError)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure parsing
-
-
-@dataclass(frozen=True)
-class _Points:
-    """One answer's points, before validation: ISO time strings, values, estimated flags."""
-
-    times: list[str]
-    values: list[float | str]
-    estimated: list[bool]
-    unit: str
-    step_s: int | None
-    meta: Mapping[str, Any]
-
-
-def _load_json(body: bytes, label: str) -> Any:
-    if not body or not body.strip():
-        raise SignalDataError("the answer is empty", source=label)
-    try:
-        return json.loads(body)
-    except _JSON_ERRORS as exc:
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise SignalDataError(f"the answer is not valid JSON ({detail})", source=label) from None
-
-
-def _object(value: Any, what: str, label: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise SignalDataError(f"{what} is {_kind_of(value)}, not an object", source=label)
-    return value
-
-
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    names.update({list: "a list", dict: "an object"})
-    return names.get(type(value), type(value).__name__)
-
-
-def _text(value: Any, what: str, label: str) -> str:
-    if not isinstance(value, str):
-        raise SignalDataError(f"{what} is {_kind_of(value)}, not a string", source=label)
-    if not value.strip():
-        raise SignalDataError(f"{what} is empty", source=label)
-    return value.strip()
-
-
-def _aware_time(value: Any, what: str, label: str) -> datetime:
-    text = _text(value, what, label)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise SignalDataError(
-            f"{what} {text[:40]!r} is not an ISO-8601 time", source=label
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise SignalDataError(f"{what} {text[:40]!r} has no zone", source=label)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise SignalDataError(f"{what} {text[:40]!r} is out of range", source=label) from None
-
-
-def _positive_int(value: Any, what: str, label: str, most: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= most:
-        raise SignalDataError(
-            f"{what} is {str(value)[:40]!r}, not a whole number of seconds in 1..{most}",
-            source=label,
-        )
-    return value
-
-
-def _finite(value: int | float) -> float | None:
-    """``value`` as a finite float; None for NaN, infinity or an integer too large for a float."""
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _number(value: Any) -> float | str:
-    """A point's value as a float, or as text (reported as non-numeric by validation)."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float):
-        number = _finite(value)
-        return "nan" if number is None else number
-    if value is None:
-        return "nan"
-    return value if isinstance(value, str) else json.dumps(value)[:40]
-
-
-def _unit(meta: Mapping[str, Any], label: str) -> str:
-    units = _text(meta.get("units"), "meta.units", label)
-    if units.lower() not in UNITS:
-        raise SignalDataError(
-            f"meta.units is {units[:40]!r}; gridshift reads {', '.join(sorted(UNITS))}",
-            source=label,
-        )
-    return UNITS[units.lower()]
-
-
-def _check_signal_type(meta: Mapping[str, Any], label: str) -> None:
-    signal = meta.get("signal_type")
-    if signal is not None and signal != SIGNAL_TYPE:
-        raise SignalDataError(
-            f"meta.signal_type is {str(signal)[:40]!r}, not {SIGNAL_TYPE}", source=label
-        )
-
-
-def _points(body: bytes, label: str) -> _Points:
-    """The ``data`` points and ``meta`` of a /v3/historical or /v3/forecast answer."""
-    root = _object(_load_json(body, label), "the answer", label)
-    meta = _object(root.get("meta"), "meta", label)
-    data = root.get("data")
-    if not isinstance(data, list):
-        raise SignalDataError(f"data is {_kind_of(data)}, not a list", source=label)
-    _check_signal_type(meta, label)
-    unit = _unit(meta, label)
-    period = meta.get("data_point_period_seconds")
-    step_s = (
-        None
-        if period is None
-        else _positive_int(period, "meta.data_point_period_seconds", label, 86400)
-    )
-    times: list[str] = []
-    values: list[float | str] = []
-    estimated: list[bool] = []
-    for i, item in enumerate(data):
-        point = _object(item, f"data[{i}]", label)
-        times.append(_text(point.get("point_time"), f"data[{i}].point_time", label))
-        if "value" not in point:
-            raise SignalDataError(f"data[{i}] has no value", source=label)
-        values.append(_number(point["value"]))
-        estimated.append(point.get("imputed_data_used") is True)
-    return _Points(times, values, estimated, unit, step_s, meta)
-
-
-def _issue_summary(issues: Sequence[Issue]) -> dict[str, str]:
-    if not issues:
-        return {}
-    return {"issues": "; ".join(f"{i.code}: {i.message}" for i in issues)}
-
-
-def _series(points: _Points, zone: str, kind: SignalKind, label: str) -> Series:
-    if not points.times:
-        raise SignalDataError("the answer holds no data points", source=label)
-    raw = RawPoints(
-        times=pd.Series(points.times, dtype="object"),
-        values=pd.Series(points.values, dtype="object"),
-        rows=np.arange(1, len(points.times) + 1, dtype=np.int64),
-        unit=points.unit,
-        naive_times="reject",
-        estimated=np.array(points.estimated, dtype=bool),
-    )
-    try:
-        series, issues = build_series(raw, zone=zone, kind=kind, source=label)
-    except (ValueError, TypeError, OverflowError) as exc:  # pandas on a hostile payload
-        raise SignalDataError(f"the data points cannot be read ({exc})", source=label) from None
-    return replace(series, source=SOURCE, attrs=_issue_summary(issues))
-
-
-def parse_data(body: bytes, zone: str, kind: SignalKind, label: str) -> Series:
-    """A /v3/historical answer as a ``Series`` in g/kWh, or ``SignalDataError``."""
-    return _series(_points(body, label), zone, kind, label)
-
-
-def parse_forecast(
-    body: bytes, zone: str, kind: SignalKind, label: str, now: datetime | None = None
-) -> Forecast:
-    """A /v3/forecast answer as a ``Forecast`` as of its ``meta.generated_at``.
-
-    Points more than one step before ``generated_at`` are dropped; the step is the payload's
-    ``data_point_period_seconds`` (5 minutes for co2_moer). Given ``now``, a ``generated_at`` after
-    it (a clock ahead of ours) is taken as ``now``, so the forecast is never dated in the future."""
-    points = _points(body, label)
-    generated = _aware_time(points.meta.get("generated_at"), "meta.generated_at", label)
-    if now is not None:
-        generated = min(generated, require_utc(now, "now"))
-    if points.step_s is None:
-        raise SignalDataError("meta.data_point_period_seconds is missing", source=label)
-    series = _series(points, zone, kind, label)
-    keep = series.times >= as_np(generated) - np.timedelta64(points.step_s, "s")
-    if not keep.any():
-        raise SignalDataError(
-            f"no forecast point at or after generated_at {_iso(generated)}", source=label
-        )
-    try:
-        return Forecast(
-            zone=zone,
-            kind=kind,
-            unit=series.unit,
-            as_of=generated,
-            times=series.times[keep],
-            values=series.values[keep],
-            step_s=points.step_s,
-            model=WattTime.name,
-            generated_at=generated,
-        )
-    except ValueError as exc:
-        raise SignalDataError(f"the forecast is inconsistent ({exc})", source=label) from None
-
-
-def parse_login(body: bytes, label: str) -> str:
-    """The token of a /login answer."""
-    root = _object(_load_json(body, label), "the answer", label)
-    return _text(root.get("token"), "token", label)
-
-
-def parse_region(body: bytes, label: str) -> str:
-    """The ``region`` of a /v3/region-from-loc answer."""
-    root = _object(_load_json(body, label), "the answer", label)
-    region = _text(root.get("region"), "region", label)
-    if not _REGION_RE.match(region):
-        raise SignalDataError(f"region {region[:40]!r} is not a region name", source=label)
-    return region
-
-
-def parse_signal_index(body: bytes, label: str) -> tuple[datetime, float]:
-    """The newest point of a /v3/signal-index answer: (its time, a 0-100 percentile)."""
-    root = _object(_load_json(body, label), "the answer", label)
-    meta = root.get("meta")
-    if meta is not None:
-        meta = _object(meta, "meta", label)
-        _check_signal_type(meta, label)
-        units = meta.get("units")
-        if units is not None and str(units).lower() not in INDEX_UNITS:
-            raise SignalDataError(
-                f"meta.units is {str(units)[:40]!r}, not a percentile index", source=label
-            )
-    data = root.get("data")
-    if not isinstance(data, list) or not data:
-        raise SignalDataError("data holds no index point", source=label)
-    newest: tuple[datetime, float] | None = None
-    for i, item in enumerate(data):
-        point = _object(item, f"data[{i}]", label)
-        when = _aware_time(point.get("point_time"), f"data[{i}].point_time", label)
-        value = point.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SignalDataError(f"data[{i}].value is {_kind_of(value)}", source=label)
-        number = _finite(value)
-        if number is None or not 0.0 <= number <= 100.0:
-            raise SignalDataError(
-                f"data[{i}].value {str(value)[:20]} is outside the 0-100 percentile range",
-                source=label,
-            )
-        if newest is None or when > newest[0]:
-            newest = (when, number)
-    assert newest is not None
-    return newest
-
-
-# ---------------------------------------------------------------------------------------------
-# The provider
 
 
 def _extra_float(options: ProviderOptions, key: str, low: float, high: float) -> float | None:
@@ -355,14 +97,10 @@ def _horizon_hours(options: ProviderOptions) -> int:
     return DEFAULT_HORIZON_HOURS if value is None else int(value)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
 class WattTime(Provider):
     """WattTime's marginal (MOER) signal; see the module docstring for the endpoints."""
 
-    name: ClassVar[str] = "watttime"
+    name: ClassVar[str] = NAME
     title: ClassVar[str] = "WattTime marginal emissions (API v3)"
     kinds: ClassVar[frozenset[SignalKind]] = frozenset({SignalKind.MARGINAL})
     env_vars: ClassVar[tuple[str, ...]] = ("WATTTIME_USERNAME", "WATTTIME_PASSWORD")
@@ -383,7 +121,7 @@ class WattTime(Provider):
     @classmethod
     def check(cls, zone: str, kind: SignalKind, options: ProviderOptions) -> None:
         super().check(zone, kind, options)
-        if options.region is not None and not _REGION_RE.match(options.region):
+        if options.region is not None and not REGION_RE.match(options.region):
             raise ConfigError(
                 "not a WattTime region name",
                 field="region",
@@ -465,21 +203,21 @@ class WattTime(Provider):
 
     # -- data
 
-    def _raw_range(self, region: str, start: datetime, end: datetime) -> _Points:
+    def _raw_range(self, region: str, start: datetime, end: datetime) -> DataPoints:
         """Every point with ``start <= point_time < end``, in requests of at most 32 days."""
         what = "watttime /v3/historical"
-        merged = _Points([], [], [], UNITS["lbs_co2_per_mwh"], None, {})
+        merged = DataPoints([], [], [], UNITS["lbs_co2_per_mwh"], None, {})
         cursor = start
         while cursor < end:
             chunk_end = min(end, cursor + timedelta(days=self.max_range_days))
             params = {
                 "region": region,
-                "start": _iso(cursor),
-                "end": _iso(chunk_end - timedelta(seconds=1)),  # ``end`` is inclusive
+                "start": utc_iso(cursor),
+                "end": utc_iso(chunk_end - timedelta(seconds=1)),  # ``end`` is inclusive
                 "signal_type": SIGNAL_TYPE,
             }
-            points = _points(self._get("/v3/historical", params, what).body, what)
-            merged = _merge(merged, points, cursor, chunk_end, what)
+            points = read_points(self._get("/v3/historical", params, what).body, what)
+            merged = merge_points(merged, points, cursor, chunk_end, what)
             cursor = chunk_end
         return merged
 
@@ -491,8 +229,10 @@ class WattTime(Provider):
         label = "watttime /v3/historical"
         points = self._raw_range(self.region(zone), start, end)
         if not points.times:
-            raise SignalDataError(f"no MOER data from {_iso(start)} to {_iso(end)}", source=label)
-        return _series(points, zone, kind, label)
+            raise SignalDataError(
+                f"no MOER data from {utc_iso(start)} to {utc_iso(end)}", source=label
+            )
+        return to_series(points, zone, kind, label)
 
     def latest(self, zone: str, kind: SignalKind) -> Series:
         now = datetime.fromtimestamp(self.http.wall(), UTC)
@@ -520,30 +260,3 @@ class WattTime(Provider):
         params = {"region": self.region(zone), "signal_type": SIGNAL_TYPE}
         answer = self._get("/v3/signal-index", params, what, cache_ttl_s=LIVE_CACHE_TTL_S)
         return parse_signal_index(answer.body, what)
-
-
-def _merge(merged: _Points, points: _Points, start: datetime, end: datetime, label: str) -> _Points:
-    """``merged`` plus the points of ``points`` inside ``[start, end)`` (chunks overlap nothing)."""
-    if points.unit != merged.unit:
-        raise SignalDataError(f"units changed between answers ({points.unit})", source=label)
-    lo, hi = start.timestamp(), end.timestamp()
-    keep = [i for i, text in enumerate(points.times) if _inside(text, lo, hi)]
-    return _Points(
-        merged.times + [points.times[i] for i in keep],
-        merged.values + [points.values[i] for i in keep],
-        merged.estimated + [points.estimated[i] for i in keep],
-        merged.unit,
-        merged.step_s or points.step_s,
-        points.meta,
-    )
-
-
-def _inside(text: str, lo: float, hi: float) -> bool:
-    """Whether an ISO time lies in ``[lo, hi)``; an unreadable one is kept for validation."""
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            return True
-        return lo <= moment.timestamp() < hi
-    except (ValueError, OverflowError):
-        return True
