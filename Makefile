@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "gridshift needs Python 3.11 or newer on PATH" >&2; exit 1; fi
@@ -31,6 +31,10 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
+
+# 10,000 generated inputs for every parser's property tests (RELIABILITY.md); minutes, not in CI.
+fuzz: $(STAMP)
+	GRIDSHIFT_FUZZ=1 $(BIN)/python -m pytest tests/test_parsers_property.py tests/test_provider_*.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

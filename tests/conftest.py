@@ -1,7 +1,8 @@
 """Shared test set-up: hypothesis profiles and the rule for tests that need a real service.
 
-Profiles: ``dev`` (default, quick) and ``ci`` (selected when CI or GRIDSHIFT_REQUIRE_SERVICES is
-set: more examples, no deadline). ``require_service(name, available, reason)`` skips a test whose
+Profiles: ``dev`` (default, quick), ``ci`` (selected when CI or GRIDSHIFT_REQUIRE_SERVICES is
+set: more examples, no deadline) and ``fuzz`` (GRIDSHIFT_FUZZ=1: 10,000 examples, for
+``make fuzz``). ``require_service(name, available, reason)`` skips a test whose
 service is not installed, and fails it instead under ``GRIDSHIFT_REQUIRE_SERVICES=1``.
 """
 
@@ -13,13 +14,20 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Shared assertion helpers get pytest's detailed failure messages too.
+pytest.register_assert_rewrite("provider_fakes")
+
 IN_CI = bool(os.environ.get("CI") or os.environ.get("GRIDSHIFT_REQUIRE_SERVICES"))
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
     "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ci" if IN_CI else "dev")
+# ``make fuzz``: the RELIABILITY.md target of 10,000 generated inputs per parser.
+settings.register_profile(
+    "fuzz", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile("fuzz" if os.environ.get("GRIDSHIFT_FUZZ") else "ci" if IN_CI else "dev")
 
 DATA = Path(__file__).parent / "data"
 

@@ -326,3 +326,20 @@ def test_plan_says_which_forecasts_it_used(tmp_path: Path) -> None:
     assert all(u["model"] == "ets" and u["quality"] == "ok" for u in used)
     perfect = run(tmp_path / "data", *args, "--forecast", "perfect", "--json")
     assert {u["model"] for u in json.loads(perfect.stdout)["forecasts"]} == {"perfect"}
+
+
+def test_bench_forecast_and_backtest_report_their_measurements(tmp_path: Path) -> None:
+    done = run(tmp_path / "data", "bench", "forecast", "--zones", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["zones"] == 3
+    assert got["model"] == "ets"
+    assert got["steps"] == 3 * 49  # 48 h from 10:20: the 10:00 step and 48 more
+    assert got["seconds"] > 0
+    done = run(tmp_path / "data", "bench", "backtest", "--zones", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["zones"]
+    assert row["forecasts"] == 365 * 24
+    bad = run(tmp_path / "data", "bench", "forecast", "--zones", "21")
+    assert bad.returncode == 2
+    assert "--zones 21 is out of range" in bad.stderr

@@ -1,41 +1,53 @@
 """The Electricity Maps live provider against recorded payloads shaped like the API docs.
 
-HTTP goes through ``httpx.MockTransport``; the clock and the sleep are fakes, so retries and
-``Retry-After`` waits are recorded, never slept. Parse functions are property-tested apart from
-HTTP: any bytes, any JSON and documented payloads with mutated fields give a valid ``Series`` or
-``Forecast``, or a ``GridshiftError``, and nothing else.
+Requests go to the fakes of ``provider_fakes`` (the ``auth-token`` header on every one); the
+HTTP failure rules are checked on the latest and forecast endpoints, unusable answers on
+past-range. The three parse functions (latest, history, forecast) are property-tested apart from
+HTTP.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
+from provider_fakes import (
+    JSON_BODIES,
+    ODD_SCALARS,
+    Endpoint,
+    assert_merged_span,
+    assert_valid_result,
+    at,
+    check_refusal_is_an_auth_error,
+    check_short_retry_after_is_waited_for,
+    codes,
+    fixture_loader,
+    long_retry_after_test,
+    odd_times,
+    parser_property,
+    rig,
+    serve,
+    server_errors_test,
+    unusable_answers_test,
+)
 
 from gridshift.domain import (
     ConfigError,
     Forecast,
-    GridshiftError,
     ProviderAuthError,
-    ProviderUnavailableError,
     Quality,
     Series,
     SignalDataError,
     SignalKind,
 )
-from gridshift.signals.providers import ProviderOptions, make_provider
-from gridshift.signals.providers._json import issues_of
-from gridshift.signals.providers.base import Provider
+from gridshift.signals.providers import ProviderOptions
 from gridshift.signals.providers.electricitymaps import (
     ElectricityMaps,
     parse_forecast,
@@ -43,93 +55,33 @@ from gridshift.signals.providers.electricitymaps import (
     parse_latest,
 )
 
-DATA = Path(__file__).parent / "data" / "providers" / "electricitymaps"
+fixture = fixture_loader("electricitymaps")
 TOKEN = "test-token-123"
 ENV = {"ELECTRICITYMAPS_API_TOKEN": TOKEN}
 C = SignalKind.CARBON
 BASE = "/v3/carbon-intensity"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def fixture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+provider = partial(rig, ElectricityMaps, now=NOW, environ=ENV)
+# The span of the recorded past-range answer, and the parameters that ask for it.
+PAST = (at("2019-05-21T21:00:00"), at("2019-05-22T00:00:00"))
+PAST_PARAMS = {"zone": "DE", "start": "2019-05-21T21:00:00Z", "end": "2019-05-22T00:00:00Z"}
+LATEST = Endpoint(provider, lambda made: made.latest("DE", C))
+HISTORY = Endpoint(
+    provider,
+    lambda made: made.history("DE", C, *PAST),
+    where="electricitymaps carbon-intensity/past-range",
+)
+FORECAST = Endpoint(provider, lambda made: made.forecast("DE", C))
 
 
 def times_of(series: Series | Forecast) -> list[str]:
     return [str(t) for t in series.times.astype("datetime64[s]")]
 
 
-class Fake:
-    """A monotonic clock that only sleeping moves, and the sleeps asked for."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Server:
-    """Answers each request with ``route(request)`` and keeps the requests."""
-
-    def __init__(self, route: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.route = route
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.route(request)
-
-
-def provider(
-    route: Callable[[httpx.Request], httpx.Response],
-    *,
-    options: ProviderOptions | None = None,
-    now: datetime = NOW,
-    environ: dict[str, str] | None = None,
-) -> tuple[Provider, Server, Fake]:
-    server, fake = Server(route), Fake()
-    made = make_provider(
-        "electricitymaps",
-        options,
-        environ=ENV if environ is None else environ,
-        transport=httpx.MockTransport(server),
-        clock=fake.clock,
-        wall=lambda: now.timestamp(),
-        sleep=fake.sleep,
-        rng=random.Random(0),
-    )
-    return made, server, fake
-
-
-def serve(
-    body: bytes, status: int = 200, **headers: str
-) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, content=body, headers=headers)
-
-
-def sequence(*answers: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
-    queue = list(answers)
-    return lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
-
-
 def check_request(request: httpx.Request, path: str, **params: str) -> None:
     assert request.url.path == f"{BASE}/{path}"
     assert dict(request.url.params) == params
     assert request.headers["auth-token"] == TOKEN
-
-
-def codes(series: Series) -> dict[str, dict[str, Any]]:
-    return {issue["code"]: issue for issue in issues_of(series)}
 
 
 # --- happy paths -------------------------------------------------------------------------------
@@ -163,14 +115,8 @@ def test_history_within_the_last_day_uses_the_history_endpoint() -> None:
 
 def test_history_in_the_past_uses_past_range() -> None:
     made, server, _ = provider(serve(fixture("past_range.json")))
-    series = made.history("DE", C, at("2019-05-21T21:00:00"), at("2019-05-22T00:00:00"))
-    check_request(
-        server.requests[0],
-        "past-range",
-        zone="DE",
-        start="2019-05-21T21:00:00Z",
-        end="2019-05-22T00:00:00Z",
-    )
+    series = made.history("DE", C, *PAST)
+    check_request(server.requests[0], "past-range", **PAST_PARAMS)
     assert series.values.tolist() == [339.0, 317.0, 305.0]
     assert times_of(series)[0] == "2019-05-21T21:00:00"
     assert codes(series) == {}
@@ -202,25 +148,14 @@ def test_a_long_history_is_split_into_ten_day_requests_and_merged() -> None:
     assert len(server.requests) == len(bounds)
     for request, (lo, hi) in zip(server.requests, bounds, strict=True):
         check_request(request, "past-range", zone="DE", start=lo, end=hi)
-    assert len(series) == 25 * 24
-    assert series.start == start
-    assert series.end == start + timedelta(days=25)
-    assert series.values[:3].tolist() == [200.0, 201.0, 202.0]
-    assert codes(series) == {}  # no duplicate at the window boundaries
+    assert_merged_span(series, start, timedelta(days=25), 25 * 24, [200.0, 201.0, 202.0])
 
 
 def test_emission_factor_is_sent_as_emission_factor_type() -> None:
     options = ProviderOptions(extra={"emission_factor": "direct"})
     made, server, _ = provider(serve(fixture("past_range.json")), options=options)
-    series = made.history("DE", C, at("2019-05-21T21:00:00"), at("2019-05-22T00:00:00"))
-    check_request(
-        server.requests[0],
-        "past-range",
-        zone="DE",
-        start="2019-05-21T21:00:00Z",
-        end="2019-05-22T00:00:00Z",
-        emissionFactorType="direct",
-    )
+    series = made.history("DE", C, *PAST)
+    check_request(server.requests[0], "past-range", **PAST_PARAMS, emissionFactorType="direct")
     # the recorded answer says lifecycle: that is reported, not hidden
     assert "direct" in codes(series)["emission_factor"]["message"]
 
@@ -275,13 +210,8 @@ def test_spring_clock_change_gap_left_as_a_gap() -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_token_is_an_auth_error_naming_the_variable(status: int) -> None:
-    made, server, fake = provider(serve(b'{"message": "Invalid auth-token"}', status))
-    with pytest.raises(ProviderAuthError) as caught:
-        made.latest("DE", C)
-    assert caught.value.status == status
-    assert "ELECTRICITYMAPS_API_TOKEN" in (caught.value.hint or "")
-    assert len(server.requests) == 1
-    assert fake.sleeps == []
+    error = check_refusal_is_an_auth_error(LATEST, status, b'{"message": "Invalid auth-token"}')
+    assert "ELECTRICITYMAPS_API_TOKEN" in (error.hint or "")
 
 
 def test_missing_token_is_an_auth_error_naming_it() -> None:
@@ -291,33 +221,12 @@ def test_missing_token_is_an_auth_error_naming_it() -> None:
 
 
 def test_429_with_short_retry_after_is_waited_for() -> None:
-    route = sequence(
-        httpx.Response(429, headers={"Retry-After": "2"}),
-        httpx.Response(200, content=fixture("latest.json")),
-    )
-    made, server, fake = provider(route)
-    assert made.latest("DE", C).values.tolist() == [302.0]
-    assert fake.sleeps == [2.0]
-    assert len(server.requests) == 2
+    series = check_short_retry_after_is_waited_for(LATEST, fixture("latest.json"))
+    assert series.values.tolist() == [302.0]
 
 
-def test_429_with_long_retry_after_gives_up_at_once() -> None:
-    made, server, fake = provider(serve(b"", 429, **{"Retry-After": "3600"}))
-    with pytest.raises(ProviderUnavailableError) as caught:
-        made.latest("DE", C)
-    assert "3600" in caught.value.message
-    assert fake.sleeps == []
-    assert len(server.requests) == 1
-
-
-def test_server_errors_are_retried_then_unavailable() -> None:
-    made, server, fake = provider(serve(b"upstream down", 503))
-    with pytest.raises(ProviderUnavailableError):
-        made.forecast("DE", C)
-    retries = made.http.policy.retries
-    assert len(server.requests) == retries + 1
-    assert len(fake.sleeps) == retries
-    assert all(s > 0 for s in fake.sleeps)
+test_429_with_long_retry_after_gives_up_at_once = long_retry_after_test(LATEST)
+test_server_errors_are_retried_then_unavailable = server_errors_test(FORECAST)
 
 
 def with_values(name: str, key: str, value: Any) -> bytes:
@@ -327,28 +236,16 @@ def with_values(name: str, key: str, value: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        (b"", "empty"),
-        (b"   \n", "empty"),
-        (fixture("past_range.json")[:150], "not valid JSON"),
-        (with_values("past_range.json", "data", 0), "all 3 values are 0"),
-        (with_values("past_range.json", "data", None), "no value"),
-        (b'{"zone": "DE"}', "has no 'data'"),
-        (b'{"zone": "DE", "data": {"datetime": 1}}', "should be a list"),
-        (b'{"zone": "DE", "data": [{"datetime": 5, "carbonIntensity": 3}]}', "time string"),
-        (b"[1, 2, 3]", "should be an object"),
-    ],
+test_unusable_history_answers_are_signal_data_errors = unusable_answers_test(
+    HISTORY,
+    fixture("past_range.json")[:150],
+    (with_values("past_range.json", "data", 0), "all 3 values are 0"),
+    (with_values("past_range.json", "data", None), "no value"),
+    (b'{"zone": "DE"}', "has no 'data'"),
+    (b'{"zone": "DE", "data": {"datetime": 1}}', "should be a list"),
+    (b'{"zone": "DE", "data": [{"datetime": 5, "carbonIntensity": 3}]}', "time string"),
+    (b"[1, 2, 3]", "should be an object"),
 )
-def test_unusable_history_answers_are_signal_data_errors(body: bytes, reason: str) -> None:
-    made, _, _ = provider(serve(body))
-    with pytest.raises(SignalDataError) as caught:
-        made.history("DE", C, at("2019-05-21T21:00:00"), at("2019-05-22T00:00:00"))
-    message = caught.value.one_line()
-    assert message.startswith("electricitymaps carbon-intensity/past-range: ")
-    assert reason in message
-    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -405,31 +302,7 @@ def test_check_accepts_any_zone_id() -> None:
 # --- properties --------------------------------------------------------------------------------
 
 
-def assert_valid(result: Series | Forecast) -> None:
-    t = result.times.astype(np.int64)
-    assert len(t) == len(result.values)
-    assert result.unit == "g_per_kwh"
-    if isinstance(result, Series):
-        assert len(t) >= 1
-        assert bool(np.all(np.diff(t) > 0))
-        assert bool(np.all(np.isnan(result.values) == (result.quality == Quality.MISSING)))
-    else:
-        assert result.generated_at == result.as_of
-        assert t[0] + result.step_s > result.as_of.timestamp()
-        assert bool(np.all(np.diff(t) == result.step_s))
-
-
-def outcome(parse: Callable[[], Series | Forecast]) -> None:
-    """``parse()`` gives a valid result or a one-line ``GridshiftError``; anything else escapes."""
-    try:
-        result: Series | Forecast | None = parse()
-    except GridshiftError as exc:
-        result, message = None, exc.one_line()
-    if result is None:
-        assert message
-        assert "\n" not in message
-    else:
-        assert_valid(result)
+assert_valid = partial(assert_valid_result, unit="g_per_kwh")
 
 
 PARSERS: dict[str, Callable[[bytes], Series | Forecast]] = {
@@ -438,29 +311,9 @@ PARSERS: dict[str, Callable[[bytes], Series | Forecast]] = {
     "forecast": lambda body: parse_forecast(body, "DE", C, "em forecast"),
 }
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 TIMES = st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1))
-ODD_TIMES = st.one_of(
-    st.text(max_size=30),
-    st.integers(),
-    st.none(),
-    st.floats(),
-    st.sampled_from(["2022-10-30T01:00:00", "1850-01-01T00:00:00Z", "2400-01-01T00:00:00Z"]),
-)
-ODD_VALUES = st.one_of(
-    st.integers(-(10**30), 10**30),
-    st.floats(),
-    st.none(),
-    st.text(max_size=6),
-    st.booleans(),
-    st.lists(st.integers(), max_size=2),
-)
+ODD_TIMES = odd_times("2022-10-30T01:00:00", "1850-01-01T00:00:00Z", "2400-01-01T00:00:00Z")
+ODD_VALUES = ODD_SCALARS | st.lists(st.integers(), max_size=2)
 FIELDS = ("datetime", "carbonIntensity", "isEstimated", "updatedAt", "zone", None)
 
 
@@ -496,25 +349,10 @@ def mutated(draw: st.DrawFn, kind: str) -> bytes:
     return json.dumps(top).encode()
 
 
-@pytest.mark.parametrize("name", PARSERS)
-@given(body=st.binary(max_size=300))
-def test_any_bytes_give_a_result_or_a_gridshift_error(name: str, body: bytes) -> None:
-    outcome(lambda: PARSERS[name](body))
-
-
-@pytest.mark.parametrize("name", PARSERS)
-@given(value=json_values)
-def test_any_json_gives_a_result_or_a_gridshift_error(name: str, value: Any) -> None:
-    outcome(lambda: PARSERS[name](json.dumps(value).encode()))
-
-
-@pytest.mark.parametrize("name", PARSERS)
-@given(data=st.data())
-def test_mutated_payloads_give_a_result_or_a_gridshift_error(
-    name: str, data: st.DataObject
-) -> None:
-    body = data.draw(mutated(name))
-    outcome(lambda: PARSERS[name](body))
+per_parser = partial(parser_property, PARSERS, assert_valid)
+test_any_bytes_give_a_result_or_a_gridshift_error = per_parser(st.binary(max_size=300))
+test_any_json_gives_a_result_or_a_gridshift_error = per_parser(JSON_BODIES)
+test_mutated_payloads_give_a_result_or_a_gridshift_error = per_parser(mutated)
 
 
 def test_huge_numbers_and_nan_tokens_are_missing_points_not_crashes() -> None:

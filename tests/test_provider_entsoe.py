@@ -1,8 +1,8 @@
 """The ENTSO-E provider against recorded A44 documents shaped like the Transparency Platform's.
 
-HTTP goes through ``httpx.MockTransport`` with a fake clock and sleep. Property tests feed the
-parse functions arbitrary bytes, XML-ish text and real documents with mutated fields: each returns
-a valid ``Series``/``Forecast`` or raises a ``GridshiftError``, nothing else.
+A fake Transparency Platform built on the fakes of ``provider_fakes``; the HTTP failure rules are
+checked on the day-ahead history request. Property tests feed the parse functions arbitrary bytes,
+XML-ish text and real documents with mutated fields.
 """
 
 from __future__ import annotations
@@ -11,23 +11,40 @@ import copy
 import math
 import random
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from provider_fakes import (
+    FAST,
+    TEXT_BODIES,
+    Endpoint,
+    FakeTime,
+    Handler,
+    Server,
+    assert_valid_forecast,
+    assert_valid_series,
+    build,
+    check_refusal_is_an_auth_error,
+    check_short_retry_after_is_waited_for,
+    fixture_loader,
+    long_retry_after_test,
+    outcome,
+    property_test,
+    server_errors_test,
+    unusable_answers_test,
+)
+from provider_fakes import at_np as at
 
 from gridshift.domain import (
     ConfigError,
-    Forecast,
-    GridshiftError,
     ProviderAuthError,
     ProviderRequestError,
-    ProviderUnavailableError,
     Quality,
     Series,
     SignalDataError,
@@ -40,22 +57,15 @@ from gridshift.signals.providers.entsoe_xml import (
     parse_document,
     parse_forecast,
 )
-from gridshift.signals.providers.http import HttpPolicy
 
-DATA = Path(__file__).parent / "data" / "providers" / "entsoe"
+fixture = fixture_loader("entsoe")
 P = SignalKind.PRICE
 DE = "10Y1001A1001A82H"
 TOKEN = "5e1ab2c3-0000-4a4b-9c9d-feedfacecafe"
 ENV = {"ENTSOE_SECURITY_TOKEN": TOKEN}
-POLICY = HttpPolicy(rate_per_s=1e6, burst=10_000)
 NOW = datetime(2023, 3, 1, 10, 30, tzinfo=UTC)
 LABEL = "entsoe test"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def fixture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
+SPAN = (datetime(2023, 2, 28, 23, tzinfo=UTC), datetime(2023, 3, 1, 23, tzinfo=UTC))
 
 
 def prices(body: bytes) -> list[float]:
@@ -64,71 +74,37 @@ def prices(body: bytes) -> list[float]:
     return [float(e.text or "") for e in root.iter() if e.tag.endswith("}price.amount")]
 
 
-class Fake:
-    """A fake Transparency Platform answering every GET with ``answer(request)``."""
+class Fake(Server):
+    """A fake Transparency Platform answering every GET with ``answer(request)``, or with the
+    document ``answer``."""
 
     def __init__(self, answer: Handler | bytes) -> None:
-        self.answer = answer
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if callable(self.answer):
-            return self.answer(request)
-        return httpx.Response(200, content=self.answer, headers={"Content-Type": "text/xml"})
-
-
-class Time:
-    def __init__(self, wall: datetime = NOW) -> None:
-        self.mono = 50.0
-        self.wall_s = wall.timestamp()
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.mono
-
-    def wall(self) -> float:
-        return self.wall_s
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.mono += seconds
-        self.wall_s += seconds
+        super().__init__(answer, headers={"Content-Type": "text/xml"})
 
 
 def provider(
     fake: Handler,
-    time: Time | None = None,
+    time: FakeTime | None = None,
     options: ProviderOptions | None = None,
     cache_dir: Path | None = None,
 ) -> Entsoe:
-    time = time or Time()
-    built = make_provider(
-        "entsoe",
-        options or ProviderOptions(),
-        environ=ENV,
-        transport=httpx.MockTransport(fake),
-        policy=POLICY,
-        cache_dir=cache_dir,
-        clock=time.clock,
-        wall=time.wall,
-        sleep=time.sleep,
-    )
-    assert isinstance(built, Entsoe)
-    return built
+    time = time or FakeTime(NOW)
+    return build(Entsoe, fake, time, options=options, environ=ENV, policy=FAST, cache_dir=cache_dir)
 
 
-def at(text: str) -> np.datetime64:
-    return np.datetime64(text, "s")
+def document(name: str, **kwargs: Any) -> tuple[bytes, Series]:
+    """A recorded document and the series read from it as German prices."""
+    body = fixture(name)
+    return body, parse_document(body, "DE-LU", P, LABEL, **kwargs)
 
 
-def assert_valid_series(series: Series) -> None:
-    times = series.times.astype(np.int64)
-    assert len(times) >= 2
-    assert bool(np.all(np.diff(times) > 0))
-    assert series.unit == "usd_per_mwh"
-    assert series.kind is P
-    assert bool(np.all(np.isnan(series.values) == (series.quality == Quality.MISSING)))
+def served(handler: Handler) -> tuple[Entsoe, Fake, FakeTime]:
+    """The provider, its fake platform answering with ``handler``, and its time."""
+    fake, time = Fake(handler), FakeTime(NOW)
+    return provider(fake, time), fake, time
+
+
+HISTORY = Endpoint(served, lambda entsoe: entsoe.history("DE-LU", P, *SPAN), where="entsoe A44")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,8 +112,7 @@ def assert_valid_series(series: Series) -> None:
 
 
 def test_hourly_document() -> None:
-    body = fixture("a44_de_pt60m.xml")  # namespace publicationdocument:7:0
-    series = parse_document(body, "DE-LU", P, LABEL)
+    body, series = document("a44_de_pt60m.xml")  # namespace publicationdocument:7:0
     assert len(series) == 24
     assert series.step_s == 3600
     assert series.times[0] == at("2023-02-28T23:00:00")
@@ -148,8 +123,7 @@ def test_hourly_document() -> None:
 
 
 def test_quarter_hourly_document() -> None:
-    body = fixture("a44_de_pt15m.xml")  # namespace publicationdocument:7:3
-    series = parse_document(body, "DE-LU", P, LABEL)
+    body, series = document("a44_de_pt15m.xml")  # namespace publicationdocument:7:3
     assert len(series) == 96
     assert series.step_s == 900
     assert series.times[1] == at("2025-10-01T22:15:00")
@@ -178,9 +152,7 @@ def test_euro_prices_converted_with_the_configured_rate() -> None:
     body = fixture("a44_de_pt60m.xml")
     fake = Fake(body)
     options = ProviderOptions(extra={"eur_usd": "1.25"})
-    series = provider(fake, options=options).history(
-        "DE-LU", P, datetime(2023, 2, 28, 23, tzinfo=UTC), datetime(2023, 3, 1, 23, tzinfo=UTC)
-    )
+    series = provider(fake, options=options).history("DE-LU", P, *SPAN)
     assert np.allclose(series.values, np.array(prices(body)) * 1.25)
 
 
@@ -191,9 +163,7 @@ def test_unknown_currency_needs_a_rate() -> None:
     assert "extra.pln_usd" in (caught.value.hint or "")
     fake = Fake(body)
     options = ProviderOptions(extra={"pln_usd": "0.25"})
-    series = provider(fake, options=options).history(
-        "PL", P, datetime(2023, 2, 28, 23, tzinfo=UTC), datetime(2023, 3, 1, 23, tzinfo=UTC)
-    )
+    series = provider(fake, options=options).history("PL", P, *SPAN)
     assert np.allclose(series.values, np.array(prices(body)) * 0.25)
     assert fake.requests[0].url.params["in_Domain"] == ZONE_EIC["PL"]
 
@@ -216,7 +186,7 @@ def test_only_mwh_day_ahead_series_are_read() -> None:
 def test_request_parameters_and_the_token_stays_out_of_cache_keys(tmp_path: Path) -> None:
     fake = Fake(fixture("a44_de_pt60m.xml"))
     entsoe = provider(fake, cache_dir=tmp_path)
-    start, end = datetime(2023, 2, 28, 23, tzinfo=UTC), datetime(2023, 3, 1, 23, tzinfo=UTC)
+    start, end = SPAN
     first = entsoe.history("DE-LU", P, start, end)
     again = entsoe.history("DE-LU", P, start, end)
     (request,) = fake.requests  # the second answer came from the cache
@@ -360,47 +330,21 @@ def test_check_refuses_zones_without_a_bidding_zone() -> None:
 # ---------------------------------------------------------------------------------------------
 # Failures
 
-SPAN = (datetime(2023, 2, 28, 23, tzinfo=UTC), datetime(2023, 3, 1, 23, tzinfo=UTC))
-
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_token_is_an_auth_error(status: int) -> None:
-    fake = Fake(lambda r: httpx.Response(status, text="<html>Unauthorized</html>"))
-    with pytest.raises(ProviderAuthError) as caught:
-        provider(fake).history("DE-LU", P, *SPAN)
-    assert caught.value.status == status
-    assert "ENTSOE_SECURITY_TOKEN" in (caught.value.hint or "")
-    assert TOKEN not in str(caught.value)
+    error = check_refusal_is_an_auth_error(HISTORY, status, b"<html>Unauthorized</html>")
+    assert "ENTSOE_SECURITY_TOKEN" in (error.hint or "")
+    assert TOKEN not in str(error)
 
 
 def test_429_with_a_short_retry_after_is_waited_for() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "2"})])
-    time = Time()
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        return next(answers, httpx.Response(200, content=fixture("a44_de_pt60m.xml")))
-
-    series = provider(Fake(answer), time).history("DE-LU", P, *SPAN)
+    series = check_short_retry_after_is_waited_for(HISTORY, fixture("a44_de_pt60m.xml"))
     assert len(series) == 24
-    assert time.sleeps == [2.0]
 
 
-def test_429_with_a_long_retry_after_gives_up_at_once() -> None:
-    time = Time()
-    fake = Fake(lambda r: httpx.Response(429, headers={"Retry-After": "3600"}))
-    with pytest.raises(ProviderUnavailableError):
-        provider(fake, time).history("DE-LU", P, *SPAN)
-    assert time.sleeps == []
-    assert len(fake.requests) == 1
-
-
-def test_server_errors_are_retried_then_unavailable() -> None:
-    time = Time()
-    fake = Fake(lambda r: httpx.Response(502, text="Bad Gateway"))
-    with pytest.raises(ProviderUnavailableError):
-        provider(fake, time).history("DE-LU", P, *SPAN)
-    assert len(fake.requests) == POLICY.retries + 1
-    assert len(time.sleeps) == POLICY.retries
+test_429_with_a_long_retry_after_gives_up_at_once = long_retry_after_test(HISTORY)
+test_server_errors_are_retried_then_unavailable = server_errors_test(HISTORY)
 
 
 def test_acknowledgement_with_200_is_a_signal_data_error_with_the_reason() -> None:
@@ -419,28 +363,19 @@ def test_acknowledgement_with_400_is_a_request_error_that_gives_the_reason() -> 
     assert "reason 999" in text
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"", "empty"),
-        (fixture("a44_de_pt60m.xml")[:900], "not valid XML"),
-        (b"<html><body>Service down</body></html>", "unexpected document"),
-        (
-            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lolz>&lol;</lolz>',
-            "DOCTYPE",
-        ),
-        ('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"), "UTF-8"),
-        (
-            b'<Publication_MarketDocument xmlns="x"><createdDateTime>2023-03-01T00:00Z'
-            b"</createdDateTime></Publication_MarketDocument>",
-            "no TimeSeries",
-        ),
-    ],
+test_malformed_answers_are_signal_data_errors = unusable_answers_test(
+    HISTORY,
+    fixture("a44_de_pt60m.xml")[:900],
+    (b"<html><body>Service down</body></html>", "unexpected document"),
+    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lolz>&lol;</lolz>', "DOCTYPE"),
+    ('<?xml version="1.0" encoding="utf-16"?><a/>'.encode("utf-16"), "UTF-8"),
+    (
+        b'<Publication_MarketDocument xmlns="x"><createdDateTime>2023-03-01T00:00Z'
+        b"</createdDateTime></Publication_MarketDocument>",
+        "no TimeSeries",
+    ),
+    syntax="not valid XML",
 )
-def test_malformed_answers_are_signal_data_errors(body: bytes, message: str) -> None:
-    with pytest.raises(SignalDataError, match=message) as caught:
-        provider(Fake(body)).history("DE-LU", P, *SPAN)
-    assert "\n" not in caught.value.one_line()
 
 
 def test_all_zero_prices_are_refused() -> None:
@@ -478,22 +413,26 @@ def test_missing_token_names_the_variable() -> None:
 # ---------------------------------------------------------------------------------------------
 # Properties: a valid result or a GridshiftError, nothing else
 
-TAGS = [
-    "Publication_MarketDocument",
-    "Acknowledgement_MarketDocument",
-    "TimeSeries",
-    "Period",
-    "timeInterval",
+# The document's leaf fields: what the property tests nest at random and what they mutate.
+LEAVES = [
     "start",
     "end",
     "resolution",
-    "Point",
     "position",
     "price.amount",
     "curveType",
     "createdDateTime",
     "currency_Unit.name",
     "price_Measure_Unit.name",
+]
+TAGS = [
+    "Publication_MarketDocument",
+    "Acknowledgement_MarketDocument",
+    "TimeSeries",
+    "Period",
+    "timeInterval",
+    "Point",
+    *LEAVES,
     "Reason",
     "text",
 ]
@@ -534,36 +473,18 @@ FIELD_VALUES = SAFE_TEXT | st.sampled_from(
 )
 
 
-def outcome(parse: Callable[[], object]) -> object | None:
-    """What ``parse`` returns, or None when it raised a ``GridshiftError`` (with a one-line
-    message); any other exception propagates and fails the test."""
-    error: GridshiftError | None = None
-    try:
-        return parse()
-    except GridshiftError as exc:
-        error = exc
-    assert error.message
-    assert "\n" not in error.one_line()
-    return None
-
-
 def parse_all(body: bytes) -> None:
-    series = outcome(lambda: parse_document(body, "DE-LU", P, LABEL))
-    if series is not None:
+    if (series := outcome(lambda: parse_document(body, "DE-LU", P, LABEL))) is not None:
         event("a valid series")
-        assert isinstance(series, Series)
-        assert_valid_series(series)
-    forecast = outcome(lambda: parse_forecast(body, "DE-LU", P, NOW, LABEL))
-    if forecast is not None:
-        assert isinstance(forecast, Forecast)
-        assert forecast.generated_at == forecast.as_of
+        assert_valid_series(series, "usd_per_mwh", at_least=2)
+        assert series.kind is P
+    if (forecast := outcome(lambda: parse_forecast(body, "DE-LU", P, NOW, LABEL))) is not None:
+        assert_valid_forecast(forecast, "usd_per_mwh")
         assert forecast.as_of <= NOW
         assert len(forecast.times) > 0
 
 
-@given(st.binary(max_size=500))
-def test_property_arbitrary_bytes(body: bytes) -> None:
-    parse_all(body)
+test_property_arbitrary_bytes = property_test(st.binary(max_size=500), parse_all)
 
 
 @st.composite
@@ -588,26 +509,10 @@ def test_property_xmlish_text(text: str) -> None:
     parse_all(text.encode())
 
 
-@given(st.text(max_size=300))
-def test_property_arbitrary_text(text: str) -> None:
-    parse_all(text.encode("utf-8", "surrogatepass"))
+test_property_arbitrary_text = property_test(TEXT_BODIES, parse_all)
 
 
-MUTABLE = [
-    "start",
-    "end",
-    "resolution",
-    "position",
-    "price.amount",
-    "curveType",
-    "createdDateTime",
-    "currency_Unit.name",
-    "price_Measure_Unit.name",
-    "contract_MarketAgreement.type",
-    "Point",
-    "Period",
-    "TimeSeries",
-]
+MUTABLE = [*LEAVES, "contract_MarketAgreement.type", "Point", "Period", "TimeSeries"]
 
 
 @given(

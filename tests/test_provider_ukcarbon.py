@@ -1,41 +1,52 @@
 """The Carbon Intensity API (Great Britain) live provider against recorded payloads shaped like
 the API docs, national and regional.
 
-HTTP goes through ``httpx.MockTransport``; the clock and the sleep are fakes, so retries and
-``Retry-After`` waits are recorded, never slept. Parse functions are property-tested apart from
-HTTP: any bytes, any JSON and documented payloads with mutated fields give a valid ``Series`` or
-``Forecast``, or a ``GridshiftError``, and nothing else.
+Requests go to the fakes of ``provider_fakes`` (no key is sent: the API needs none); the HTTP
+failure rules are checked on the latest, forecast and history paths. The history and forecast
+parse functions are property-tested apart from HTTP, with national and both regional envelopes.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
+from provider_fakes import (
+    JSON_BODIES,
+    ODD_SCALARS,
+    Endpoint,
+    assert_merged_span,
+    assert_valid_result,
+    at,
+    check_refusal_is_an_auth_error,
+    check_short_retry_after_is_waited_for,
+    codes,
+    fixture_loader,
+    long_retry_after_test,
+    odd_times,
+    parser_property,
+    rig,
+    serve,
+    server_errors_test,
+    unusable_answers_test,
+)
 
 from gridshift.domain import (
     ConfigError,
     Forecast,
-    GridshiftError,
-    ProviderAuthError,
-    ProviderUnavailableError,
     Quality,
     Series,
     SignalDataError,
     SignalKind,
 )
-from gridshift.signals.providers import ProviderOptions, make_provider
-from gridshift.signals.providers._json import issues_of
-from gridshift.signals.providers.base import Provider
+from gridshift.signals.providers import ProviderOptions
 from gridshift.signals.providers.ukcarbon import (
     REGIONS,
     UkCarbonIntensity,
@@ -43,88 +54,23 @@ from gridshift.signals.providers.ukcarbon import (
     parse_history,
 )
 
-DATA = Path(__file__).parent / "data" / "providers" / "ukcarbon"
+fixture = fixture_loader("ukcarbon")
 C = SignalKind.CARBON
 LONDON = ProviderOptions(region="13")
 NOW = datetime(2018, 1, 20, 12, 10, 42, tzinfo=UTC)
-
-
-def fixture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+provider = partial(rig, UkCarbonIntensity, now=NOW)
+SPAN = (at("2018-01-20T12:00"), at("2018-01-20T14:30"))  # of the recorded range answer
+LATEST = Endpoint(provider, lambda made: made.latest("GB", C))
+FORECAST = Endpoint(provider, lambda made: made.forecast("GB", C))
+HISTORY = Endpoint(
+    provider,
+    lambda made: made.history("GB", C, *SPAN),
+    where="uk-carbon-intensity /intensity/{from}/{to}",
+)
 
 
 def times_of(series: Series | Forecast) -> list[str]:
     return [str(t)[:16] for t in series.times.astype("datetime64[s]")]
-
-
-class Fake:
-    """A monotonic clock that only sleeping moves, and the sleeps asked for."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Server:
-    """Answers each request with ``route(request)`` and keeps the requests."""
-
-    def __init__(self, route: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.route = route
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.route(request)
-
-    @property
-    def paths(self) -> list[str]:
-        return [r.url.path for r in self.requests]
-
-
-def provider(
-    route: Callable[[httpx.Request], httpx.Response],
-    *,
-    options: ProviderOptions | None = None,
-    now: datetime = NOW,
-) -> tuple[Provider, Server, Fake]:
-    server, fake = Server(route), Fake()
-    made = make_provider(
-        "uk-carbon-intensity",
-        options,
-        environ={},
-        transport=httpx.MockTransport(server),
-        clock=fake.clock,
-        wall=lambda: now.timestamp(),
-        sleep=fake.sleep,
-        rng=random.Random(0),
-    )
-    return made, server, fake
-
-
-def serve(
-    body: bytes, status: int = 200, **headers: str
-) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, content=body, headers=headers)
-
-
-def sequence(*answers: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
-    queue = list(answers)
-    return lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
-
-
-def codes(series: Series) -> dict[str, dict[str, Any]]:
-    return {issue["code"]: issue for issue in issues_of(series)}
 
 
 # --- happy paths: national ---------------------------------------------------------------------
@@ -147,7 +93,7 @@ def test_latest_national_prefers_actual() -> None:
 
 def test_history_national_keeps_the_range_and_falls_back_to_forecast() -> None:
     made, server, _ = provider(serve(fixture("intensity_range.json")))
-    series = made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
+    series = made.history("GB", C, *SPAN)
     assert server.paths == ["/intensity/2018-01-20T12:00Z/2018-01-20T14:30Z"]
     # the period ending at 12:00 that the API adds is dropped
     assert times_of(series) == [
@@ -191,11 +137,7 @@ def test_a_long_history_is_split_into_fourteen_day_requests_and_merged() -> None
         "/intensity/2022-01-15T00:00Z/2022-01-29T00:00Z",
         "/intensity/2022-01-29T00:00Z/2022-01-31T00:00Z",
     ]
-    assert len(series) == 30 * 48
-    assert series.start == start
-    assert series.end == start + timedelta(days=30)
-    assert series.values[:3].tolist() == [150.0, 150.0, 151.0]
-    assert codes(series) == {}  # no duplicates at the window boundaries
+    assert_merged_span(series, start, timedelta(days=30), 30 * 48, [150.0, 150.0, 151.0])
 
 
 def test_forecast_national_is_generated_at_the_request_half_hour() -> None:
@@ -265,40 +207,19 @@ def test_clock_change_duplicate_kept_once_and_gap_left() -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refusals_are_auth_errors(status: int) -> None:
-    made, server, fake = provider(serve(b'{"error": {"code": "403", "message": "no"}}', status))
-    with pytest.raises(ProviderAuthError) as caught:
-        made.latest("GB", C)
-    assert caught.value.status == status
-    assert caught.value.provider == "uk-carbon-intensity"
-    assert len(server.requests) == 1
-    assert fake.sleeps == []
+    error = check_refusal_is_an_auth_error(
+        LATEST, status, b'{"error": {"code": "403", "message": "no"}}'
+    )
+    assert error.provider == "uk-carbon-intensity"
 
 
 def test_429_with_short_retry_after_is_waited_for() -> None:
-    route = sequence(
-        httpx.Response(429, headers={"Retry-After": "2"}),
-        httpx.Response(200, content=fixture("intensity.json")),
-    )
-    made, server, fake = provider(route)
-    assert made.latest("GB", C).values.tolist() == [263.0]
-    assert fake.sleeps == [2.0]
-    assert len(server.requests) == 2
+    series = check_short_retry_after_is_waited_for(LATEST, fixture("intensity.json"))
+    assert series.values.tolist() == [263.0]
 
 
-def test_429_with_long_retry_after_gives_up_at_once() -> None:
-    made, server, fake = provider(serve(b"", 429, **{"Retry-After": "3600"}))
-    with pytest.raises(ProviderUnavailableError):
-        made.forecast("GB", C)
-    assert fake.sleeps == []
-    assert len(server.requests) == 1
-
-
-def test_server_errors_are_retried_then_unavailable() -> None:
-    made, server, fake = provider(serve(b"<html>502 Bad Gateway</html>", 502))
-    with pytest.raises(ProviderUnavailableError):
-        made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
-    assert len(server.requests) == made.http.policy.retries + 1
-    assert len(fake.sleeps) == made.http.policy.retries
+test_429_with_long_retry_after_gives_up_at_once = long_retry_after_test(FORECAST)
+test_server_errors_are_retried_then_unavailable = server_errors_test(HISTORY)
 
 
 def with_intensity(name: str, **intensity: Any) -> bytes:
@@ -308,25 +229,15 @@ def with_intensity(name: str, **intensity: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        (b"", "empty"),
-        (fixture("intensity_range.json")[:200], "not valid JSON"),
-        (with_intensity("intensity_range.json", actual=0, forecast=0), "values are 0"),
-        (with_intensity("intensity_range.json", actual=None, forecast=None), "no value"),
-        (b'{"data": [{"from": "2018-01-20T12:00Z"}]}', "has no 'intensity'"),
-        (b'{"error": {"code": "400", "message": "Invalid"}}', "has no 'data'"),
-        (b'{"data": [{"from": "2018-01-20T12:00", "intensity": {"actual": 5}}]}', "no zone"),
-    ],
+test_unusable_answers_are_signal_data_errors = unusable_answers_test(
+    HISTORY,
+    fixture("intensity_range.json")[:200],
+    (with_intensity("intensity_range.json", actual=0, forecast=0), "values are 0"),
+    (with_intensity("intensity_range.json", actual=None, forecast=None), "no value"),
+    (b'{"data": [{"from": "2018-01-20T12:00Z"}]}', "has no 'intensity'"),
+    (b'{"error": {"code": "400", "message": "Invalid"}}', "has no 'data'"),
+    (b'{"data": [{"from": "2018-01-20T12:00", "intensity": {"actual": 5}}]}', "no zone"),
 )
-def test_unusable_answers_are_signal_data_errors(body: bytes, reason: str) -> None:
-    made, _, _ = provider(serve(body))
-    with pytest.raises(SignalDataError) as caught:
-        made.history("GB", C, at("2018-01-20T12:00"), at("2018-01-20T14:30"))
-    message = caught.value.one_line()
-    assert message.startswith("uk-carbon-intensity /intensity/{from}/{to}: ")
-    assert reason in message
 
 
 def test_a_forecast_entirely_in_the_past_is_refused() -> None:
@@ -368,31 +279,10 @@ GENERATED = at("2018-01-20T12:00")
 
 
 def assert_valid(result: Series | Forecast) -> None:
-    t = result.times.astype(np.int64)
-    assert len(t) == len(result.values)
-    assert result.unit == "g_per_kwh"
     assert result.zone == "GB"
-    if isinstance(result, Series):
-        assert len(t) >= 1
-        assert bool(np.all(np.diff(t) > 0))
-        assert bool(np.all(np.isnan(result.values) == (result.quality == Quality.MISSING)))
-    else:
-        assert result.generated_at == result.as_of == GENERATED
-        assert t[0] + result.step_s > GENERATED.timestamp()
-        assert bool(np.all(np.diff(t) == result.step_s))
-
-
-def outcome(parse: Callable[[], Series | Forecast]) -> None:
-    """``parse()`` gives a valid result or a one-line ``GridshiftError``; anything else escapes."""
-    try:
-        result: Series | Forecast | None = parse()
-    except GridshiftError as exc:
-        result, message = None, exc.one_line()
-    if result is None:
-        assert message
-        assert "\n" not in message
-    else:
-        assert_valid(result)
+    assert_valid_result(result, "g_per_kwh")
+    if isinstance(result, Forecast):
+        assert result.as_of == GENERATED
 
 
 PARSERS: dict[str, Callable[[bytes], Series | Forecast]] = {
@@ -400,28 +290,8 @@ PARSERS: dict[str, Callable[[bytes], Series | Forecast]] = {
     "forecast": lambda body: parse_forecast(body, "GB", C, "uk forecast", GENERATED),
 }
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
-ODD_TIMES = st.one_of(
-    st.text(max_size=20),
-    st.integers(),
-    st.none(),
-    st.floats(),
-    st.sampled_from(["2018-01-20T12:00", "2018-01-20 12:00Z", "1850-01-01T00:00Z", "2018-01-20"]),
-)
-ODD_VALUES = st.one_of(
-    st.integers(-(10**30), 10**30),
-    st.floats(),
-    st.none(),
-    st.text(max_size=6),
-    st.booleans(),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)
+ODD_TIMES = odd_times("2018-01-20T12:00", "2018-01-20 12:00Z", "1850-01-01T00:00Z", "2018-01-20")
+ODD_VALUES = ODD_SCALARS | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
 SHAPES = ("national", "regional-list", "regional-object")
 
 
@@ -469,22 +339,10 @@ def mutated(draw: st.DrawFn) -> bytes:
     return json.dumps(top).encode()
 
 
-@pytest.mark.parametrize("name", PARSERS)
-@given(body=st.binary(max_size=300))
-def test_any_bytes_give_a_result_or_a_gridshift_error(name: str, body: bytes) -> None:
-    outcome(lambda: PARSERS[name](body))
-
-
-@pytest.mark.parametrize("name", PARSERS)
-@given(value=json_values)
-def test_any_json_gives_a_result_or_a_gridshift_error(name: str, value: Any) -> None:
-    outcome(lambda: PARSERS[name](json.dumps(value).encode()))
-
-
-@pytest.mark.parametrize("name", PARSERS)
-@given(body=mutated())
-def test_mutated_payloads_give_a_result_or_a_gridshift_error(name: str, body: bytes) -> None:
-    outcome(lambda: PARSERS[name](body))
+per_parser = partial(parser_property, PARSERS, assert_valid)
+test_any_bytes_give_a_result_or_a_gridshift_error = per_parser(st.binary(max_size=300))
+test_any_json_gives_a_result_or_a_gridshift_error = per_parser(JSON_BODIES)
+test_mutated_payloads_give_a_result_or_a_gridshift_error = per_parser(mutated())
 
 
 @pytest.mark.parametrize("shape", ["regional_regionid.json", "regional_range.json"])

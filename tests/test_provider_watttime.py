@@ -1,9 +1,9 @@
 """The WattTime API v3 provider against recorded payloads shaped like docs.watttime.org's examples.
 
-HTTP goes through ``httpx.MockTransport``; the clock, the wall clock and the sleep are fakes, so
-nothing waits and token expiry is a matter of moving ``wall``. Property tests feed every parse
-function arbitrary bytes, JSON values and mutated real payloads: each returns a valid result or
-raises a ``GridshiftError``, nothing else.
+A routing fake API (login, data, forecast, signal index, region lookup) built on the fakes of
+``provider_fakes``; token expiry is a matter of moving the fake wall clock. The HTTP failure rules
+are checked on the login and forecast paths. Property tests feed every parse function arbitrary
+bytes, text, JSON values and mutated real payloads.
 """
 
 from __future__ import annotations
@@ -14,28 +14,44 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from provider_fakes import (
+    FAST,
+    JSON_BODIES,
+    TEXT_BODIES,
+    Endpoint,
+    FakeTime,
+    Handler,
+    Server,
+    assert_valid_forecast,
+    assert_valid_series,
+    build,
+    check_refusal_is_an_auth_error,
+    check_short_retry_after_is_waited_for,
+    fixture_loader,
+    long_retry_after_test,
+    outcome,
+    property_test,
+    respond,
+    server_errors_test,
+    unusable_answers_test,
+)
+from provider_fakes import at_np as at
 
 from gridshift.domain import (
     ConfigError,
     Forecast,
-    GridshiftError,
     ProviderAuthError,
-    ProviderUnavailableError,
     Quality,
-    Series,
     SignalDataError,
     SignalKind,
 )
 from gridshift.signals.providers import ProviderOptions, make_provider
-from gridshift.signals.providers.http import HttpPolicy
 from gridshift.signals.providers.watttime import WattTime
 from gridshift.signals.providers.watttime_json import (
     parse_data,
@@ -45,27 +61,21 @@ from gridshift.signals.providers.watttime_json import (
     parse_signal_index,
 )
 
-DATA = Path(__file__).parent / "data" / "providers" / "watttime"
+fixture = fixture_loader("watttime")
 ZONE = "US-CAL-CISO"
 M = SignalKind.MARGINAL
 LB = 0.45359237  # lbs/MWh -> g/kWh
 ENV = {"WATTTIME_USERNAME": "freddo", "WATTTIME_PASSWORD": "the_frog"}
 BASIC = "Basic " + base64.b64encode(b"freddo:the_frog").decode()
 T0 = datetime(2023, 3, 1, 12, 10, tzinfo=UTC)
-POLICY = HttpPolicy(rate_per_s=1e6, burst=10_000)
 LABEL = "watttime test"
 
-Handler = Callable[[httpx.Request], httpx.Response]
 
-
-def fixture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-class Fake:
+class Fake(Server):
     """A fake WattTime: routes by path, counts logins, records every request."""
 
     def __init__(self, routes: dict[str, Handler | bytes] | None = None) -> None:
+        super().__init__(self.route)
         self.routes: dict[str, Handler | bytes] = {
             "/login": self.login,
             "/v3/historical": fixture("historical.json"),
@@ -74,72 +84,52 @@ class Fake:
             "/v3/region-from-loc": fixture("region_from_loc.json"),
         }
         self.routes.update(routes or {})
-        self.requests: list[httpx.Request] = []
         self.tokens = 0
 
     def login(self, request: httpx.Request) -> httpx.Response:
         self.tokens += 1
         return httpx.Response(200, json={"token": f"token-{self.tokens}"})
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        route = self.routes.get(request.url.path)
-        if route is None:
+    def route(self, request: httpx.Request) -> httpx.Response:
+        answer = self.routes.get(request.url.path)
+        if answer is None:
             return httpx.Response(404, json={"error": "NOT_FOUND"})
-        return route(request) if callable(route) else httpx.Response(200, content=route)
-
-    def to(self, path: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.url.path == path]
-
-
-class Time:
-    """A fake monotonic clock, wall clock and sleep that move together."""
-
-    def __init__(self, wall: datetime = T0) -> None:
-        self.mono = 1000.0
-        self.wall_s = wall.timestamp()
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.mono
-
-    def wall(self) -> float:
-        return self.wall_s
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.mono += seconds
-        self.wall_s += seconds
+        return respond(answer, request)
 
 
 def provider(
-    fake: Handler, time: Time | None = None, options: ProviderOptions | None = None
+    fake: Handler, time: FakeTime | None = None, options: ProviderOptions | None = None
 ) -> WattTime:
-    time = time or Time()
-    built = make_provider(
-        "watttime",
-        options or ProviderOptions(),
-        environ=ENV,
-        transport=httpx.MockTransport(fake),
-        policy=POLICY,
-        clock=time.clock,
-        wall=time.wall,
-        sleep=time.sleep,
-    )
-    assert isinstance(built, WattTime)
-    return built
+    return build(WattTime, fake, time or FakeTime(T0), options=options, environ=ENV, policy=FAST)
 
 
-def at(text: str) -> np.datetime64:
-    return np.datetime64(text, "s")
+def endpoint(path: str, call: Callable[[WattTime], object], where: str = "") -> Endpoint:
+    """``call``, with the answers on ``path`` from a given handler (the rest as recorded)."""
+
+    def make(handler: Handler) -> tuple[WattTime, Fake, FakeTime]:
+        fake, time = Fake({path: handler}), FakeTime(T0)
+        return provider(fake, time), fake, time
+
+    return Endpoint(make, call, where)
 
 
-def assert_valid_series(series: Series) -> None:
-    times = series.times.astype(np.int64)
-    assert len(times) >= 2
-    assert bool(np.all(np.diff(times) > 0))
-    assert series.unit == "g_per_kwh"
-    assert bool(np.all(np.isnan(series.values) == (series.quality == Quality.MISSING)))
+def forecast_then_index(minutes: int) -> tuple[WattTime, Fake]:
+    """A forecast, then ``minutes`` later a signal index, through one provider."""
+    fake, time = Fake(), FakeTime(T0)
+    wt = provider(fake, time)
+    wt.forecast(ZONE, M)
+    time.wall_s += minutes * 60
+    wt.signal_index(ZONE)
+    return wt, fake
+
+
+LOGIN = endpoint("/login", lambda wt: wt.forecast(ZONE, M))
+FORECAST = endpoint("/v3/forecast", lambda wt: wt.forecast(ZONE, M))
+HISTORY = endpoint(
+    "/v3/historical",
+    lambda wt: wt.history(ZONE, M, T0 - timedelta(hours=1), T0),
+    where="watttime /v3/historical",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,21 +163,13 @@ def test_login_with_basic_auth_then_bearer_on_data_calls() -> None:
 
 
 def test_token_is_reused_while_fresh() -> None:
-    fake, time = Fake(), Time()
-    wt = provider(fake, time)
-    wt.forecast(ZONE, M)
-    time.wall_s += 20 * 60
-    wt.signal_index(ZONE)
+    _, fake = forecast_then_index(20)
     assert len(fake.to("/login")) == 1
     assert [r.headers["Authorization"] for r in fake.requests[1:]] == ["Bearer token-1"] * 2
 
 
 def test_logs_in_again_when_the_token_is_older_than_30_minutes() -> None:
-    fake, time = Fake(), Time()
-    wt = provider(fake, time)
-    wt.forecast(ZONE, M)
-    time.wall_s += 31 * 60
-    wt.signal_index(ZONE)
+    wt, fake = forecast_then_index(31)
     assert len(fake.to("/login")) == 2
     assert wt.logins == 2
     assert fake.to("/v3/signal-index")[0].headers["Authorization"] == "Bearer token-2"
@@ -352,12 +334,8 @@ def test_signal_index_is_a_percentile_not_an_emissions_rate() -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_credentials_are_auth_errors(status: int) -> None:
-    fake = Fake({"/login": lambda r: httpx.Response(status, json={"error": "INVALID"})})
-    with pytest.raises(ProviderAuthError) as caught:
-        provider(fake).forecast(ZONE, M)
-    assert caught.value.status == status
-    assert "WATTTIME_USERNAME" in (caught.value.hint or "")
-    assert len(fake.requests) == 1
+    error = check_refusal_is_an_auth_error(LOGIN, status, b'{"error": "INVALID"}')
+    assert "WATTTIME_USERNAME" in (error.hint or "")
 
 
 def test_403_on_data_is_an_auth_error_without_a_new_login() -> None:
@@ -368,53 +346,22 @@ def test_403_on_data_is_an_auth_error_without_a_new_login() -> None:
 
 
 def test_429_with_a_short_retry_after_is_waited_for() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "2"})])
-
-    def forecast(request: httpx.Request) -> httpx.Response:
-        return next(answers, httpx.Response(200, content=fixture("forecast.json")))
-
-    time = Time()
-    result = provider(Fake({"/v3/forecast": forecast}), time).forecast(ZONE, M)
+    result = check_short_retry_after_is_waited_for(FORECAST, fixture("forecast.json"))
     assert isinstance(result, Forecast)
-    assert time.sleeps == [2.0]
 
 
-def test_429_with_a_long_retry_after_gives_up_at_once() -> None:
-    time = Time()
-    fake = Fake({"/v3/forecast": lambda r: httpx.Response(429, headers={"Retry-After": "3600"})})
-    with pytest.raises(ProviderUnavailableError, match="3600"):
-        provider(fake, time).forecast(ZONE, M)
-    assert time.sleeps == []
-    assert len(fake.to("/v3/forecast")) == 1
+test_429_with_a_long_retry_after_gives_up_at_once = long_retry_after_test(FORECAST)
+test_server_errors_are_retried_then_unavailable = server_errors_test(FORECAST)
 
 
-def test_server_errors_are_retried_then_unavailable() -> None:
-    time = Time()
-    fake = Fake({"/v3/forecast": lambda r: httpx.Response(503, text="maintenance")})
-    with pytest.raises(ProviderUnavailableError):
-        provider(fake, time).forecast(ZONE, M)
-    assert len(fake.to("/v3/forecast")) == POLICY.retries + 1
-    assert len(time.sleeps) == POLICY.retries
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"", "empty"),
-        (b"   \n", "empty"),
-        (fixture("historical.json")[:150], "not valid JSON"),
-        (b'{"data": [], "meta": {"units": "lbs_co2_per_mwh"}}', "no MOER data"),
-        (b'{"data": {}, "meta": {"units": "lbs_co2_per_mwh"}}', "not a list"),
-        (b'{"data": []}', "meta is null"),
-        (b"[1, 2]", "not an object"),
-    ],
+test_malformed_answers_are_signal_data_errors = unusable_answers_test(
+    HISTORY,
+    fixture("historical.json")[:150],
+    (b'{"data": [], "meta": {"units": "lbs_co2_per_mwh"}}', "no MOER data"),
+    (b'{"data": {}, "meta": {"units": "lbs_co2_per_mwh"}}', "not a list"),
+    (b'{"data": []}', "meta is null"),
+    (b"[1, 2]", "not an object"),
 )
-def test_malformed_answers_are_signal_data_errors(body: bytes, message: str) -> None:
-    fake = Fake({"/v3/historical": body})
-    with pytest.raises(SignalDataError, match=message) as caught:
-        provider(fake).history(ZONE, M, T0 - timedelta(hours=1), T0)
-    assert "watttime /v3/historical" in str(caught.value)
-    assert "\n" not in caught.value.one_line()
 
 
 def test_all_zero_values_are_refused() -> None:
@@ -496,17 +443,6 @@ def test_login_and_region_answers_are_checked() -> None:
 # ---------------------------------------------------------------------------------------------
 # Properties: a valid result or a GridshiftError, nothing else
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
-    max_leaves=30,
-)
 ODD = (
     st.none()
     | st.booleans()
@@ -534,30 +470,12 @@ ODD = (
 )
 
 
-def outcome(parse: Callable[[], object]) -> object | None:
-    """What ``parse`` returns, or None when it raised a ``GridshiftError`` (with a one-line
-    message); any other exception propagates and fails the test."""
-    error: GridshiftError | None = None
-    try:
-        return parse()
-    except GridshiftError as exc:
-        error = exc
-    assert error.message
-    assert "\n" not in error.one_line()
-    return None
-
-
 def parse_all(body: bytes) -> None:
-    series = outcome(lambda: parse_data(body, ZONE, M, LABEL))
-    if series is not None:
+    if (series := outcome(lambda: parse_data(body, ZONE, M, LABEL))) is not None:
         event("a valid series")
-        assert isinstance(series, Series)
-        assert_valid_series(series)
-    forecast = outcome(lambda: parse_forecast(body, ZONE, M, LABEL))
-    if forecast is not None:
-        assert isinstance(forecast, Forecast)
-        assert forecast.unit == "g_per_kwh"
-        assert forecast.generated_at == forecast.as_of
+        assert_valid_series(series, "g_per_kwh", at_least=2)
+    if (forecast := outcome(lambda: parse_forecast(body, ZONE, M, LABEL))) is not None:
+        assert_valid_forecast(forecast, "g_per_kwh")
     index = outcome(lambda: parse_signal_index(body, LABEL))
     if index is not None:
         assert isinstance(index, tuple)
@@ -567,19 +485,9 @@ def parse_all(body: bytes) -> None:
         assert text is None or (isinstance(text, str) and text)
 
 
-@given(st.binary(max_size=400))
-def test_property_arbitrary_bytes(body: bytes) -> None:
-    parse_all(body)
-
-
-@given(st.text(max_size=300))
-def test_property_arbitrary_text(text: str) -> None:
-    parse_all(text.encode("utf-8", "surrogatepass"))
-
-
-@given(JSON)
-def test_property_arbitrary_json(value: Any) -> None:
-    parse_all(json.dumps(value).encode())
+test_property_arbitrary_bytes = property_test(st.binary(max_size=400), parse_all)
+test_property_arbitrary_text = property_test(TEXT_BODIES, parse_all)
+test_property_arbitrary_json = property_test(JSON_BODIES, parse_all)
 
 
 @given(

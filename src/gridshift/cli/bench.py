@@ -99,6 +99,19 @@ def bench_plan(
     )
 
 
+def _forecast_args(zones: int, model: str, horizon: str) -> int:
+    """Check the options of the forecast benchmarks; returns the horizon in seconds."""
+    from gridshift.forecasting.asof import check_model
+
+    if not 1 <= zones <= 20:
+        raise UserError(f"--zones {zones} is out of range", hint="1 to 20 (the bundled zones)")
+    check_model(model, "--model")
+    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    if not 3600 <= horizon_s <= 14 * 86400:
+        raise UserError(f"--horizon {horizon} is out of range", hint="from 1h to 14d")
+    return horizon_s
+
+
 @app.command("forecast")
 def bench_forecast(
     zones: Annotated[int, typer.Option("--zones", help="How many zones (1-20).")] = 20,
@@ -108,12 +121,8 @@ def bench_forecast(
 ) -> None:
     """Forecast many zones at once on the bundled data, as the control loop does each pass."""
     from gridshift.bench.forecasts import forecast_many
-    from gridshift.forecasting.asof import check_model
 
-    if not 1 <= zones <= 20:
-        raise UserError(f"--zones {zones} is out of range", hint="1 to 20 (the bundled zones)")
-    check_model(model, "--model")
-    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    horizon_s = _forecast_args(zones, model, horizon)
     run = forecast_many(zones, model, horizon_s)
     out = {
         "model": model,
@@ -142,12 +151,8 @@ def bench_backtest(
 ) -> None:
     """Backtest a year of hourly history per zone (forecasts every hour)."""
     from gridshift.bench.forecasts import backtest_many
-    from gridshift.forecasting.asof import check_model
 
-    if not 1 <= zones <= 20:
-        raise UserError(f"--zones {zones} is out of range", hint="1 to 20 (the bundled zones)")
-    check_model(model, "--model")
-    horizon_s = int(parse_duration(horizon, field="--horizon"))
+    horizon_s = _forecast_args(zones, model, horizon)
     runs = backtest_many(zones, model, horizon_s)
     rows = [
         {
