@@ -111,11 +111,35 @@ def test_provider_keys_are_refused_on_a_file_or_bundled_source(key: str, value: 
         ({"staleness": "soon"}, "staleness", "soon"),
         ({"base_url": "ftp://mirror"}, "base_url", "http"),
         ({"emission_factor": "marginal"}, "emission_factor", "lifecycle, direct"),
-        ({"latitude": 123.0}, "latitude", "-90 to 90"),
+        ({"base_url": "http://[::1"}, "base_url", "http(s)://host"),
+        ({"base_url": "http://x y"}, "base_url", "http(s)://host"),
+        ({"eur_usd": 1.1}, "eur_usd", "electricitymaps reads: base_url, emission_factor"),
     ],
 )
 def test_bad_provider_options_name_the_field(extra: dict[str, Any], field: str, shows: str) -> None:
     refused({"zone": "GB", "kind": "carbon", "source": "electricitymaps", **extra}, field, shows)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "shows"),
+    [
+        ({"latitude": 123.0, "longitude": 0.0}, "latitude", "-90 to 90"),
+        ({"latitude": 37.8}, "longitude", "go together"),
+        ({"emission_factor": "direct"}, "emission_factor", "watttime reads"),
+    ],
+)
+def test_watttime_location_options(extra: dict[str, Any], field: str, shows: str) -> None:
+    signal = {"zone": "US-CAL-CISO", "kind": "marginal", "source": "watttime", **extra}
+    refused(signal, field, shows, zone="US-CAL-CISO")
+
+
+def test_a_provider_refuses_options_it_does_not_read() -> None:
+    refused(
+        {"zone": "GB", "kind": "carbon", "source": "uk-carbon-intensity", "eur_usd": 1.1},
+        "eur_usd",
+        "uk-carbon-intensity does not use eur_usd",
+        "reads: base_url, region, staleness",
+    )
 
 
 def test_a_config_needing_a_key_still_loads_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,3 +147,15 @@ def test_a_config_needing_a_key_still_loads_without_it(monkeypatch: pytest.Monke
     monkeypatch.delenv("ELECTRICITYMAPS_API_TOKEN", raising=False)
     site = load({"zone": "GB", "kind": "carbon", "source": "electricitymaps"})
     assert site.signals[0].source == "electricitymaps"
+
+
+def test_the_live_example_loads() -> None:
+    from gridshift.config.site import load_site
+
+    site = load_site(Path(__file__).resolve().parent.parent / "examples" / "live.yaml")
+    assert [(s.zone, s.kind.value, s.source) for s in site.signals] == [
+        ("GB", "carbon", "uk-carbon-intensity"),
+        ("DE-LU", "carbon", "electricitymaps"),
+        ("DE-LU", "price", "entsoe"),
+    ]
+    assert all(s.live for s in site.signals)

@@ -207,8 +207,35 @@ def test_backtest_refuses_bad_requests() -> None:
         backtest(s, "prophet")
     with pytest.raises(ConfigError, match="empty"):
         backtest(s, "ets", 3600, T0 + timedelta(days=5), T0 + timedelta(days=4))
-    with pytest.raises(SignalDataError, match="could be scored"):
+    with pytest.raises(ConfigError, match="period is empty") as caught:
         backtest(s, "ets", 3600, T0 + timedelta(days=100), T0 + timedelta(days=101))
+    assert "the data, which runs 2022-03-01" in caught.value.one_line()
+    with pytest.raises(SignalDataError, match="could be scored"):
+        backtest(series_of(np.full(40 * DAY, np.nan)), "ets", 3600)
+
+
+def test_backtest_refuses_a_series_whose_step_does_not_divide_a_day() -> None:
+    """Hourly buckets of 7-minute values would let values from after an origin in."""
+    with pytest.raises(ConfigError, match="does not divide a day"):
+        backtest(series_of(daily_wave(40), step_s=420), "persistence", 3600)
+
+
+def test_backtest_on_two_hour_steps_scores_every_hour_and_refuses_shorter_horizons() -> None:
+    s = series_of(daily_wave(40)[::2], step_s=7200)
+    result = backtest(s, "seasonal-daily", 3 * 3600, every_s=7200)
+    assert [h.h for h in result.by_horizon] == [1, 2, 3]
+    assert all(h.mae is not None and np.isfinite(h.mae) for h in result.by_horizon)
+    assert result.by_horizon[0].mae == result.by_horizon[1].mae  # one 2-hour step covers both
+    with pytest.raises(ConfigError, match="at least one step"):
+        backtest(s, "ets", 3600, every_s=7200)
+
+
+def test_backtest_reports_only_the_origins_it_could_score() -> None:
+    s = series_of(daily_wave(40, noise=5))
+    far = datetime(2999, 1, 1, tzinfo=UTC)
+    result = backtest(s, "persistence", 3600, T0 + timedelta(days=35), far)
+    assert result.end < T0 + timedelta(days=40)
+    assert result.forecasts == 5 * DAY  # the last origin forecasts the last stored hour
 
 
 def test_backtest_of_archived_provider_forecasts_uses_only_what_was_generated_by_then(

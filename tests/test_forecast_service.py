@@ -243,3 +243,43 @@ def test_site_feeds_degrade_when_the_real_provider_refuses(tmp_path: Path) -> No
     assert "3600" in got.note
     assert got.model == "ets"  # the bundled GB history is fresh at this as-of
     assert np.isfinite(got.values).all()
+
+
+def test_flat_uses_only_what_was_known_at_as_of() -> None:
+    """Before the history starts, the flat value is the stated default, not the future's mean."""
+    feed = Feed("GB", SignalKind.CARBON, history)
+    before = T0 - timedelta(days=3)
+    got = forecaster(feed, before).forecast("GB", SignalKind.CARBON, before, HORIZON)
+    assert got.model == "flat"
+    assert (got.values == FLAT_DEFAULTS[SignalKind.CARBON]).all()
+
+
+def test_provider_model_without_a_provider_is_a_user_error() -> None:
+    fc = forecaster(Feed("GB", SignalKind.CARBON, history))
+    with pytest.raises(ConfigError, match="no live provider source"):
+        fc.forecast("GB", SignalKind.CARBON, NOW, HORIZON, model="provider")
+
+
+def test_an_unreadable_archive_is_a_fallback_not_a_crash(tmp_path: Path) -> None:
+    archive = ForecastArchive(tmp_path)
+    path = archive.path("GB", SignalKind.CARBON)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not parquet at all")
+    feed = Feed("GB", SignalKind.CARBON, history, archive=archive, source="uk-carbon-intensity")
+    got = forecaster(feed).forecast("GB", SignalKind.CARBON, NOW, HORIZON)
+    assert got.quality == "fallback"
+    assert "archive unreadable" in got.note
+    assert np.isfinite(got.values).all()
+
+
+def test_an_archived_forecast_counts_from_when_it_was_fetched(tmp_path: Path) -> None:
+    """A forecast the provider dates 11:30 but we fetched at 11:55 was not ours at 11:35."""
+    archive = ForecastArchive(tmp_path)
+    generated = NOW - timedelta(minutes=20)
+    archive.save(provider_forecast(generated, hours=60), fetched_at=NOW + timedelta(minutes=5))
+    feed = Feed("GB", SignalKind.CARBON, history, archive=archive, source="uk-carbon-intensity")
+    assert forecaster(feed).forecast("GB", SignalKind.CARBON, NOW, HORIZON).model == "ets"
+    later = NOW + timedelta(minutes=6)
+    got = forecaster(feed, later).forecast("GB", SignalKind.CARBON, later, HORIZON)
+    assert got.model == "uk-carbon-intensity"
+    assert got.generated_at == generated

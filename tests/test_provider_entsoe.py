@@ -32,6 +32,7 @@ from provider_fakes import (
     build,
     check_refusal_is_an_auth_error,
     check_short_retry_after_is_waited_for,
+    codes,
     fixture_loader,
     long_retry_after_test,
     outcome,
@@ -138,14 +139,14 @@ def test_curve_a03_fills_left_out_positions_forward() -> None:
     assert len(prices(body)) == 15  # nine positions left out
     assert series.values.tolist() == pytest.approx(expected)
     assert bool(np.all(series.quality == Quality.OK))
-    assert "negative_price" in series.attrs["issues"]
+    assert "negative_price" in codes(series)
 
 
 def test_curve_a01_leaves_a_missing_position_as_a_gap() -> None:
     body = fixture("a44_fr_a03.xml").replace(b"<curveType>A03", b"<curveType>A01")
     series = parse_document(body, "FR", P, LABEL)
     assert len(series) == 15
-    assert "gap:" in series.attrs["issues"]
+    assert "gap" in codes(series)
 
 
 def test_euro_prices_converted_with_the_configured_rate() -> None:
@@ -252,7 +253,7 @@ def test_a_long_range_is_split_into_yearly_requests_and_merged() -> None:
     assert series.step_s == 3600
     assert series.times[0] == at("2022-01-01T00:00:00")
     assert series.times[-1] == at("2023-01-10T23:00:00")
-    assert "issues" not in series.attrs
+    assert codes(series) == {}
 
 
 def test_a_year_without_data_does_not_hide_the_years_with_data() -> None:
@@ -391,8 +392,8 @@ def test_spring_forward_gap_is_left_as_a_gap() -> None:
     assert len(series) == 22
     assert at("2022-03-27T01:00:00") not in series.times
     assert series.times[2] == at("2022-03-27T02:00:00")
-    assert "dst:" in series.attrs["issues"]
-    assert "gap: 1 missing step" in series.attrs["issues"]
+    assert "dst" in codes(series)
+    assert codes(series)["gap"]["message"].startswith("1 missing step")
 
 
 def test_fall_back_duplicate_is_kept_once() -> None:
@@ -402,7 +403,7 @@ def test_fall_back_duplicate_is_kept_once() -> None:
     assert len(series) == 25
     assert bool(np.all(np.diff(series.times.astype(np.int64)) == 3600))
     assert series.values[3] == pytest.approx(prices(body)[3])  # the first of the two, not 150
-    assert "duplicate:" in series.attrs["issues"]
+    assert "duplicate" in codes(series)
 
 
 def test_missing_token_names_the_variable() -> None:
@@ -551,5 +552,15 @@ def test_property_strategies_reach_valid_documents() -> None:
         element.text = "abc"
     series = parse_document(ET.tostring(root, encoding="utf-8"), "DE-LU", P, LABEL)
     assert int((series.quality == Quality.MISSING).sum()) == 3
-    assert "non_numeric: 3 price(s)" in series.attrs["issues"]
+    assert codes(series)["non_numeric"]["message"].startswith("3 price(s)")
     assert not math.isnan(float(np.nanmean(series.values)))
+
+
+def test_issues_are_stored_the_one_way_every_provider_stores_them() -> None:
+    """``signals fetch`` reads them back with ``series_issues`` (it crashed on a summary string)."""
+    from gridshift.signals.providers.base import series_issues
+
+    series = parse_document(fixture("a44_de_dst_spring.xml"), "DE-LU", P, LABEL)
+    found = {issue.code: issue for issue in series_issues(series)}
+    assert found["gap"].count == 1
+    assert found["gap"].message.startswith("1 missing step")

@@ -33,6 +33,7 @@ from provider_fakes import (
     build,
     check_refusal_is_an_auth_error,
     check_short_retry_after_is_waited_for,
+    codes,
     fixture_loader,
     long_retry_after_test,
     outcome,
@@ -261,7 +262,7 @@ def test_history_is_split_into_requests_of_at_most_32_days() -> None:
     assert series.step_s == 300
     assert series.times[0] == at("2023-01-01T00:00:00")
     assert series.times[-1] == at("2023-02-09T23:55:00")
-    assert "issues" not in series.attrs  # no duplicate at the chunk boundary
+    assert codes(series) == {}  # no duplicate at the chunk boundary
     assert len(fake.to("/login")) == 1
 
 
@@ -395,8 +396,8 @@ def test_spring_forward_gap_is_left_as_a_gap() -> None:
     steps = np.diff(series.times.astype(np.int64))
     assert sorted(set(steps.tolist())) == [300, 13 * 300]  # one hour missing, not filled
     assert series.times[12] == at("2022-03-13T11:00:00")
-    assert "dst:" in series.attrs["issues"]
-    assert "gap:" in series.attrs["issues"]
+    assert "dst" in codes(series)
+    assert "gap" in codes(series)
 
 
 def test_fall_back_duplicates_are_kept_once() -> None:
@@ -407,7 +408,7 @@ def test_fall_back_duplicates_are_kept_once() -> None:
     assert bool(np.all(np.diff(series.times.astype(np.int64)) == 300))
     first = next(p["value"] for p in raw if p["point_time"] == "2022-11-06T09:00:00+00:00")
     assert series.values[12] == pytest.approx(first * LB)  # the first of the duplicates
-    assert "duplicate:" in series.attrs["issues"]
+    assert "duplicate" in codes(series)
 
 
 def test_missing_credentials_name_the_variables() -> None:
@@ -425,7 +426,7 @@ def test_bug_integers_too_large_for_a_float_are_not_numbers() -> None:
     payload["data"][0]["value"] = 10**400
     series = parse_data(json.dumps(payload).encode(), ZONE, M, LABEL)
     assert series.quality[0] == Quality.MISSING
-    assert "nan: 1 point(s) have no value" in series.attrs["issues"]
+    assert codes(series)["nan"]["message"].startswith("1 point(s) have no value")
     index = {"data": [{"point_time": "2023-03-01T12:05:00+00:00", "value": 10**400}]}
     with pytest.raises(SignalDataError, match="0-100"):
         parse_signal_index(json.dumps(index).encode(), LABEL)

@@ -8,7 +8,7 @@ the command exits non-zero if any failed, after saying which and why.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,17 +20,27 @@ from gridshift.cli.common import library
 from gridshift.cli.output import console, print_json
 from gridshift.config.site import SignalSource, load_site
 from gridshift.config.units import parse_time
-from gridshift.domain import GridshiftError, SignalKind, UserError
+from gridshift.domain import GridshiftError, InternalError, SignalKind, UserError
 from gridshift.domain.signal import check_zone
 from gridshift.domain.timeutil import to_iso
 from gridshift.forecasting.feeds import connect
 from gridshift.signals.archive import ForecastArchive
 from gridshift.signals.library import SignalLibrary
 from gridshift.signals.providers import ProviderOptions, provider_class, provider_names
-from gridshift.signals.validate import Issue
+from gridshift.signals.providers.base import series_issues
 
 DEFAULT_BACK = timedelta(hours=48)
 MAX_BACK = timedelta(days=366)
+
+
+def _attempt(errors: list[GridshiftError], step: Callable[[], None]) -> None:
+    """Run one part of a fetch; its failure is recorded, never raised (the others go on)."""
+    try:
+        step()
+    except GridshiftError as exc:
+        errors.append(exc)
+    except Exception as exc:  # a payload that surprised a parser: say so, keep going
+        errors.append(InternalError(f"unexpected {type(exc).__name__}: {exc}"))
 
 
 def _one(
@@ -41,41 +51,39 @@ def _one(
     with_forecast: bool,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"zone": source.zone, "kind": source.kind.value, "source": source.source}
-    errors = []
+    errors: list[GridshiftError] = []
     try:
         provider = connect(source, lib.root)
     except GridshiftError as exc:
         row["error"] = exc.one_line()
         row["user_error"] = isinstance(exc, UserError)
         return row
+
+    def history() -> None:
+        series = provider.history(source.zone, source.kind, start, end)
+        issues = series_issues(series)
+        stored = lib.save(series, issues)
+        row["history"] = {
+            "points": len(series),
+            "start": to_iso(series.start),
+            "end": to_iso(series.end),
+            "stored_points": len(stored),
+            "issues": [i.as_dict() for i in issues],
+        }
+
+    def forecast() -> None:
+        got = provider.forecast(source.zone, source.kind)
+        ForecastArchive(lib.root).save(got, fetched_at=datetime.now(UTC))
+        row["forecast"] = {
+            "generated_at": to_iso(got.generated_at or got.as_of),
+            "points": len(got.times),
+            "horizon_h": round(got.horizon_s / 3600, 1),
+        }
+
     try:
-        try:
-            series = provider.history(source.zone, source.kind, start, end)
-            issues = [
-                Issue(i["code"], i["severity"], i["count"], i["message"], tuple(i["locations"]))
-                for i in json.loads(series.attrs.get("issues", "[]"))
-            ]
-            stored = lib.save(series, issues)
-            row["history"] = {
-                "points": len(series),
-                "start": to_iso(series.start),
-                "end": to_iso(series.end),
-                "stored_points": len(stored),
-                "issues": [i.as_dict() for i in issues],
-            }
-        except GridshiftError as exc:
-            errors.append(exc)
+        _attempt(errors, history)
         if with_forecast:
-            try:
-                forecast = provider.forecast(source.zone, source.kind)
-                ForecastArchive(lib.root).save(forecast)
-                row["forecast"] = {
-                    "generated_at": to_iso(forecast.generated_at or forecast.as_of),
-                    "points": len(forecast.times),
-                    "horizon_h": round(forecast.horizon_s / 3600, 1),
-                }
-            except GridshiftError as exc:
-                errors.append(exc)
+            _attempt(errors, forecast)
     finally:
         provider.close()
     if errors:

@@ -102,11 +102,8 @@ def forecast_command(
     if config is not None:
         feeds = site_feeds(load_site(config), lib, live=not offline)
     else:
-        feeds = {
-            (zone, signal_kind): Feed(
-                zone, signal_kind, lambda: lib.load(zone, signal_kind), source="library"
-            )
-        }
+        stored = lib.load(zone, signal_kind)  # no data is the user's to fix, not a flat guess
+        feeds = {(zone, signal_kind): Feed(zone, signal_kind, lambda: stored, source="library")}
     forecaster = Forecaster(feeds, now=lambda: datetime.now(UTC))
     got = forecaster.forecast(zone, signal_kind, at, horizon_s, model)
     data = forecast_to_dict(got)

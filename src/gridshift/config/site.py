@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
+
 from gridshift.config import schema
 from gridshift.config.units import parse_duration, parse_time
 from gridshift.config.yamlio import read_yaml
@@ -37,6 +39,7 @@ from gridshift.signals.providers.base import DEFAULT_STALENESS_S
 
 SOURCES = ("file", "bundled", *provider_names())
 FILE_KEYS = ("path", "format", "time_column", "value_column", "unit", "timezone", "start")
+COMMON_PROVIDER_KEYS = ("base_url", "staleness")
 PROVIDER_KEYS = (
     "region",
     "base_url",
@@ -268,6 +271,21 @@ def _signal(spec: schema.SignalSpec, i: int, source: str, base: Path) -> SignalS
         raise exc.at(source, where) from None
 
 
+def _check_url(text: str) -> None:
+    try:
+        url = httpx.URL(text)
+        ok = url.scheme in ("http", "https") and bool(url.host) and " " not in text
+    except (httpx.InvalidURL, ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            "not an HTTP URL",
+            field="base_url",
+            value=text,
+            accepted="http(s)://host[:port][/path], e.g. https://mirror.example/carbon",
+        )
+
+
 def _live(spec: schema.SignalSpec, zone: str, kind: SignalKind) -> SignalSource:
     """A live provider source: its options checked by the provider itself."""
     for key in FILE_KEYS:
@@ -278,6 +296,25 @@ def _live(spec: schema.SignalSpec, zone: str, kind: SignalKind) -> SignalSource:
                 value=getattr(spec, key),
                 accepted="remove it (gridshift signals fetch stores what the provider gives)",
             )
+    provider = provider_class(spec.source)
+    for key in PROVIDER_KEYS:
+        unused = key not in COMMON_PROVIDER_KEYS and key not in provider.option_keys
+        if unused and getattr(spec, key) is not None:
+            raise ConfigError(
+                f"{spec.source} does not use {key}",
+                field=key,
+                value=getattr(spec, key),
+                accepted=f"{spec.source} reads: "
+                + ", ".join(sorted(provider.option_keys | set(COMMON_PROVIDER_KEYS))),
+            )
+    if (spec.latitude is None) != (spec.longitude is None):
+        missing = "longitude" if spec.longitude is None else "latitude"
+        raise ConfigError(
+            "latitude and longitude go together",
+            field=missing,
+            value=None,
+            accepted="both, or neither (then region, or the zone's default region)",
+        )
     extra: dict[str, str] = {}
     if spec.emission_factor is not None:
         if spec.emission_factor not in ("lifecycle", "direct"):
@@ -308,17 +345,15 @@ def _live(spec: schema.SignalSpec, zone: str, kind: SignalKind) -> SignalSource:
                     accepted=f"-{bound:g} to {bound:g}",
                 )
             extra[key] = repr(value)
-    if spec.base_url is not None and not spec.base_url.startswith(("http://", "https://")):
-        raise ConfigError(
-            "not an HTTP URL", field="base_url", value=spec.base_url, accepted="http(s)://host/path"
-        )
+    if spec.base_url is not None:
+        _check_url(spec.base_url)
     staleness = DEFAULT_STALENESS_S
     if spec.staleness is not None:
         staleness = int(parse_duration(spec.staleness, field="staleness"))
     options = ProviderOptions(
         region=spec.region, base_url=spec.base_url, staleness_s=staleness, extra=extra
     )
-    provider_class(spec.source).check(zone, kind, options)
+    provider.check(zone, kind, options)
     return SignalSource(zone=zone, kind=kind, source=spec.source, provider=options)
 
 

@@ -55,8 +55,26 @@ def parse_nonnegative_duration(value: object, *, field: str, source: str | None 
     return parse_duration(value, field=field, source=source)
 
 
+EARLIEST_YEAR = 1900  # gridshift's times live in 1900-2199, as its signals do
+LATEST_YEAR = 2199
+
+
 def parse_time(value: object, *, field: str, source: str | None = None) -> datetime:
-    """An aware UTC datetime from ISO-8601 text with a zone (or a ``datetime``/``date``)."""
+    """An aware UTC datetime from ISO-8601 text with a zone (or a ``datetime``/``date``), in the
+    years 1900-2199 (so that a horizon added to it, or a numpy time made of it, cannot overflow)."""
+    parsed = _parse_time(value, field=field, source=source)
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise ConfigError(
+            "time out of range",
+            source=source,
+            field=field,
+            value=value if isinstance(value, str) else parsed.isoformat(),
+            accepted=f"a time in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
+        )
+    return parsed
+
+
+def _parse_time(value: object, *, field: str, source: str | None = None) -> datetime:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
@@ -107,5 +125,5 @@ def parse_time(value: object, *, field: str, source: str | None = None) -> datet
             source=source,
             field=field,
             value=value,
-            accepted="a time between the years 1 and 9999",
+            accepted=f"a time in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
         ) from None

@@ -77,7 +77,10 @@ def model_forecast(
     origin_t = floor_step(as_of, step)
     ahead = int(as_np(as_of).astype(np.int64)) + horizon_s - int(origin_t.astype(np.int64))
     horizon = -(-ahead // step)
-    window_days = models.WARMUP_DAYS[model] + (models.BAND_WINDOW_DAYS + 2 if band else 0)
+    horizon_days = -(-horizon * step // DAY_S)
+    window_days = models.WARMUP_DAYS[model] + (
+        models.BAND_WINDOW_DAYS + horizon_days + 1 if band else 0
+    )
     start = as_datetime(origin_t) - timedelta(days=window_days)
     known = known_before(series, as_of)
     y = align(known, step, start, as_datetime(origin_t)).values
@@ -86,12 +89,17 @@ def model_forecast(
     fn = models.MODELS[model]
     lower = upper = None
     if band:
-        window = models.BAND_WINDOW_DAYS * period
-        origins = np.arange(max(1, n - window - horizon), n + 1, dtype=np.int64)
+        # The band: the same model's errors at origins every hour (every step if coarser) over
+        # the window before now, each scored only on targets known by now.
+        every = max(1, 3600 // step)
+        window = models.BAND_WINDOW_DAYS * period // every
+        gap = -(-horizon // every)
+        count = max(0, min(window + gap, (n - 1) // every))
+        origins = n - every * np.arange(count, -1, -1, dtype=np.int64)
         preds = fn(extended, origins, horizon, period)
         targets = origins[:, None] + np.arange(horizon)[None, :]
         errors = preds - extended[targets]
-        sigma = models.band_sigma(errors, window, horizon)[-1]
+        sigma = models.band_sigma(errors, window, gap)[-1]
         values = preds[-1]
         lower = values - models.BAND_Z * sigma
         upper = values + models.BAND_Z * sigma

@@ -16,16 +16,17 @@ is exactly a sequence of live forecasts, made in one vectorised pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from gridshift.domain import ConfigError, Series, SignalDataError
+from gridshift.domain import ConfigError, Quality, Series, SignalDataError
 from gridshift.domain.timeutil import as_datetime, as_np, to_iso
 from gridshift.forecasting import models
-from gridshift.forecasting.asof import DAY_S, check_model, forecast_step
+from gridshift.forecasting.asof import DAY_S, check_model
 from gridshift.signals.align import align
 from gridshift.signals.archive import ForecastArchive
 from gridshift.signals.providers.base import DEFAULT_STALENESS_S
@@ -104,7 +105,8 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 def default_period(series: Series, horizon_s: int) -> tuple[datetime, datetime]:
     """The last year of the series that leaves 28 days of warm-up before and a horizon after."""
     last = as_datetime(series.times[series.valid][-1]) if series.valid.any() else series.end
-    end = last - timedelta(seconds=horizon_s)
+    # The last origin whose whole horizon is stored starts at last + step - horizon.
+    end = last + timedelta(seconds=2 * series.step_s - horizon_s)
     start = max(series.start + timedelta(days=models.BAND_WINDOW_DAYS), end - timedelta(days=365))
     return start, end
 
@@ -129,11 +131,24 @@ def backtest(
         raise ConfigError(
             "backtesting provider forecasts needs the forecast archive", field="model"
         )
-    if horizon_s < HOUR_S or horizon_s % HOUR_S:
+    if DAY_S % series.step_s:
+        # Coarsening such a series to hours would put values from after an origin into the
+        # hour before it: a backtest must see exactly what a live forecast would.
         raise ConfigError(
-            "horizon must be a whole number of hours", field="horizon", value=f"{horizon_s}s"
+            f"the series' step of {series.step_s} s does not divide a day",
+            field="zone",
+            value=series.zone,
+            accepted="a series whose step divides a day (1 h, 30 min, 5 min, ...); import it "
+            "at such a step",
         )
-    step = forecast_step(series)
+    step = series.step_s
+    if horizon_s < max(HOUR_S, step) or horizon_s % HOUR_S:
+        raise ConfigError(
+            "horizon must be a whole number of hours, and at least one step of the series",
+            field="horizon",
+            value=f"{horizon_s}s",
+            accepted=f"e.g. 48h (the series' step is {step} s)",
+        )
     if every_s < step or every_s % step:
         raise ConfigError(
             f"origins must be a whole number of the series' {step} s steps apart",
@@ -141,25 +156,24 @@ def backtest(
             value=f"{every_s}s",
         )
     d_start, d_end = default_period(series, horizon_s)
-    start = start or d_start
-    end = end or d_end
+    start = max(start or d_start, series.start + timedelta(seconds=step))
+    end = min(end or d_end, series.end)
     if end <= start:
         raise ConfigError(
             "the backtest period is empty",
-            field="to",
-            value=to_iso(end),
-            accepted=f"a time after --from {to_iso(start)}; the data runs {to_iso(series.start)} "
-            f"to {to_iso(series.end)}",
+            field="from/to",
+            value=f"{to_iso(start)} .. {to_iso(end)}",
+            accepted=f"a period inside the data, which runs {to_iso(series.start)} to "
+            f"{to_iso(series.end)}",
         )
     period = DAY_S // step
-    horizon = horizon_s // step
+    horizon = -(-horizon_s // step)
     every = every_s // step
-    grid = align(series, step, series.start, max(series.end, end + timedelta(seconds=horizon_s)))
+    grid = align(series, step, series.start, series.end + timedelta(seconds=horizon_s))
     y = grid.values
-    first = int((as_np(start) - grid.times[0]).astype(np.int64)) // step
-    first = max(1, first)
-    last = int((as_np(end) - grid.times[0]).astype(np.int64)) // step
-    origins = np.arange(first, last, every, dtype=np.int64)
+    first = -(-int((as_np(start) - grid.times[0]).astype(np.int64)) // step)
+    last = -(-int((as_np(end) - grid.times[0]).astype(np.int64)) // step)
+    origins = np.arange(max(1, first), last, every, dtype=np.int64)
     if len(origins) * horizon > MAX_ORIGINS_X_STEPS:
         raise ConfigError(
             f"{len(origins)} forecasts x {horizon} steps is more than a backtest holds",
@@ -190,6 +204,7 @@ def backtest(
             source=f"{series.zone} {series.kind.value}",
             hint="pick a period with stored history before and after it (--from/--to)",
         )
+    used = origins[scored.any(axis=1)]
     abs_err = np.where(scored, np.abs(err), np.nan)
     abs_base = np.where(scored, np.abs(base_err), np.nan)
     floor = MAPE_FLOOR * float(np.nanmean(np.abs(np.where(scored, actual, np.nan))))
@@ -206,10 +221,10 @@ def backtest(
     inside = banded & (np.abs(err) <= np.where(banded, half, 0.0))
     coverage = 100.0 * inside.sum() / banded.sum() if banded.any() else None
 
-    hour_of = (np.arange(horizon) * step) // HOUR_S
+    lo = np.arange(horizon) * step
     by_horizon = []
     for h in range(horizon_s // HOUR_S):
-        cols = hour_of == h
+        cols = (lo < (h + 1) * HOUR_S) & (lo + step > h * HOUR_S)  # the steps that cover hour h
         mae_h = _mean(abs_err[:, cols])
         base_h = _mean(abs_base[:, cols])
         by_horizon.append(
@@ -223,10 +238,10 @@ def backtest(
         unit=series.unit,
         model=model,
         horizon_h=horizon_s // HOUR_S,
-        start=as_datetime(grid.times[0] + np.timedelta64(int(origins[0]) * step, "s")),
-        end=as_datetime(grid.times[0] + np.timedelta64(int(origins[-1]) * step, "s")),
+        start=as_datetime(grid.times[0] + np.timedelta64(int(used[0]) * step, "s")),
+        end=as_datetime(grid.times[0] + np.timedelta64(int(used[-1]) * step, "s")),
         step_s=step,
-        forecasts=len(origins),
+        forecasts=len(used),
         targets=int(scored.sum()),
         mae=mae,
         mape=_pct(ape),
@@ -245,33 +260,50 @@ def archived_predictions(
     step: int,
     staleness_s: int,
 ) -> np.ndarray:
-    """[origin, step] predictions from the archived provider forecasts (NaN where none)."""
-    stored = archive.table(series.zone, series.kind)
-    out = np.full((len(origin_times), horizon), np.nan)
-    if stored is None:
+    """[origin, step] predictions from the archived provider forecasts: at each origin, the
+    newest one known then (generated and fetched), no older than ``staleness_s``, put on the
+    series' grid as the service does (step means); NaN where there is none."""
+    rows = archive.table(series.zone, series.kind)
+    if rows is None:
         raise SignalDataError(
             f"no archived provider forecasts for {series.zone} {series.kind.value}",
             source="forecast archive",
             hint="'gridshift signals fetch' archives one each time it runs; run it regularly",
         )
-    gens, times, values = stored
-    unique = np.unique(gens)
-    pick = np.searchsorted(unique, origin_times, side="right") - 1
+    out = np.full((len(origin_times), horizon), np.nan)
+    gens, first = np.unique(rows.generated_at, return_index=True)
+    known = rows.known_at[first]
+    # For each origin, the newest generation known by then (known_at grows with generated_at
+    # for real fetches; taking the running maximum keeps the choice monotone anyway).
+    order = np.argsort(known, kind="stable")
+    best = np.maximum.accumulate(order)
+    pick_known = np.searchsorted(known[order], origin_times, side="right") - 1
+    pick = np.where(pick_known >= 0, best[np.clip(pick_known, 0, None)], -1)
     has = pick >= 0
     fresh = np.zeros(len(origin_times), dtype=bool)
-    fresh[has] = origin_times[has] - unique[pick[has]] <= np.timedelta64(staleness_s, "s")
-    targets = origin_times[:, None] + np.arange(horizon)[None, :] * np.timedelta64(step, "s")
+    fresh[has] = origin_times[has] - gens[pick[has]] <= np.timedelta64(staleness_s, "s")
     for g in np.unique(pick[fresh]):
-        rows = np.flatnonzero(fresh & (pick == g))
-        mine = gens == unique[g]
-        order = np.argsort(times[mine])
-        t_g, v_g = times[mine][order], values[mine][order]
-        idx = np.searchsorted(t_g, targets[rows], side="right") - 1
-        ok = (idx >= 0) & (targets[rows] < t_g[np.clip(idx, 0, None)] + np.timedelta64(step, "s"))
-        block = np.full(idx.shape, np.nan)
-        block[ok] = v_g[idx[ok]]
-        out[rows] = block
+        mine = rows.generated_at == gens[g]
+        on_grid = _on_grid(series, rows.times[mine], rows.values[mine], int(rows.step_s[mine][0]))
+        for r in np.flatnonzero(fresh & (pick == g)):
+            start = origin_times[r]
+            out[r] = on_grid(start, horizon, step)
     return out
+
+
+def _on_grid(
+    series: Series, times: np.ndarray, values: np.ndarray, step_s: int
+) -> Callable[[np.datetime64, int, int], np.ndarray]:
+    """A stored forecast as a function (start, steps, step) -> values on that grid."""
+    order = np.argsort(times)
+    quality = np.where(np.isnan(values[order]), Quality.MISSING, Quality.OK).astype(np.uint8)
+    stored = series.with_points(times[order], values[order], quality, step_s=step_s)
+
+    def values_at(start: np.datetime64, steps: int, step: int) -> np.ndarray:
+        begin = as_datetime(start)
+        return align(stored, step, begin, begin + timedelta(seconds=steps * step)).values
+
+    return values_at
 
 
 def _mean(values: np.ndarray) -> float:

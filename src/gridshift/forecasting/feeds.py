@@ -48,14 +48,18 @@ def _live(
     environ: Mapping[str, str] | None,
     transport: httpx.BaseTransport | None,
 ) -> Callable[[], Forecast]:
+    """The provider's newest forecast, within one time budget for everything it takes (a login,
+    a region lookup, the forecast itself); the provider is kept, so its login token is reused."""
+    made: list[Provider] = []
+
     def fetch() -> Forecast:
-        provider = connect(
-            source, data_dir, environ=environ, transport=transport, policy=LIVE_POLICY
-        )
-        try:
+        if not made:
+            made.append(
+                connect(source, data_dir, environ=environ, transport=transport, policy=LIVE_POLICY)
+            )
+        provider = made[0]
+        with provider.http.budget(LIVE_POLICY.deadline_s):
             return provider.forecast(source.zone, source.kind)
-        finally:
-            provider.close()
 
     return fetch
 

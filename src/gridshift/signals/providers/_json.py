@@ -22,6 +22,7 @@ import pandas as pd
 from gridshift.domain import Forecast, Quality, Series, SignalDataError, SignalKind
 from gridshift.domain.signal import unit_conversion
 from gridshift.domain.timeutil import as_datetime, as_np, require_utc
+from gridshift.signals.providers.base import issues_attr
 from gridshift.signals.validate import (
     EARLIEST_S,
     LATEST_S,
@@ -266,7 +267,7 @@ def finish(
     issues found, as JSON under ``issues``, and whatever the provider adds)."""
     merged = dict(series.attrs)
     merged.update(attrs or {})
-    merged["issues"] = json.dumps([issue.as_dict() for issue in issues])
+    merged.update(issues_attr(issues))
     return dataclasses.replace(series, source=source, as_of=as_of, attrs=merged)
 
 

@@ -1,6 +1,6 @@
 """What the ENTSO-E (XML) and WattTime (JSON) answer readers share: ISO-8601 times with a zone,
 read into aware UTC datetimes (anything else is a ``SignalDataError`` naming the field) and written
-back; the one-line issue summary their validated series carry in ``attrs``; and the forecast cut
+back; the issues their validated series carry in ``attrs``; and the forecast cut
 from a validated series."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from gridshift.domain import Forecast, Series, SignalDataError
+from gridshift.signals.providers.base import issues_attr
 from gridshift.signals.validate import Issue
 
 
@@ -37,10 +38,8 @@ def utc_iso(moment: datetime) -> str:
 
 
 def issue_summary(issues: Sequence[Issue]) -> dict[str, str]:
-    """The ``attrs`` of a validated series: ``{"issues": "code: message; ..."}``, or none."""
-    if not issues:
-        return {}
-    return {"issues": "; ".join(f"{i.code}: {i.message}" for i in issues)}
+    """The ``attrs`` of a validated series: its issues, as every provider stores them."""
+    return issues_attr(issues)
 
 
 def forecast_from(

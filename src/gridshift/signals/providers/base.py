@@ -10,9 +10,10 @@ HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -29,6 +30,7 @@ from gridshift.domain import (
 )
 from gridshift.domain.timeutil import as_np
 from gridshift.signals.providers.http import ProviderHttp
+from gridshift.signals.validate import Issue
 
 DEFAULT_STALENESS_S = 3 * 3600
 
@@ -48,6 +50,27 @@ class ProviderOptions:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+ISSUES_ATTR = "issues"
+
+
+def issues_attr(issues: Sequence[Issue]) -> dict[str, str]:
+    """How a provider's series carries the validation issues found in its payload: JSON under
+    ``attrs["issues"]`` (the one convention; ``series_issues`` reads it back)."""
+    return {ISSUES_ATTR: json.dumps([issue.as_dict() for issue in issues])}
+
+
+def series_issues(series: Series) -> list[Issue]:
+    """The issues a provider stored on ``series`` (none if it stored none, or something else)."""
+    try:
+        found = json.loads(series.attrs.get(ISSUES_ATTR, "[]"))
+        return [
+            Issue(i["code"], i["severity"], int(i["count"]), i["message"], tuple(i["locations"]))
+            for i in found
+        ]
+    except (ValueError, TypeError, KeyError):
+        return []
+
+
 def mark_stale(series: Series, now: datetime, staleness_s: int) -> Series:
     """``series`` with the valid points older than ``staleness_s`` at ``now`` marked ``STALE``."""
     ends = series.times + np.timedelta64(series.step_s, "s")
@@ -65,6 +88,7 @@ class Provider(ABC):
     title: ClassVar[str]
     kinds: ClassVar[frozenset[SignalKind]]
     env_vars: ClassVar[tuple[str, ...]] = ()  # the keys it needs, read from the environment
+    option_keys: ClassVar[frozenset[str]] = frozenset()  # gridshift.yaml keys it reads
     base_url: ClassVar[str]
     docs_url: ClassVar[str] = ""
     step_s: ClassVar[int] = 3600

@@ -206,6 +206,7 @@ class ElectricityMaps(Provider):
     title = "Electricity Maps"
     kinds = frozenset({SignalKind.CARBON})
     env_vars = (TOKEN,)
+    option_keys = frozenset({"emission_factor"})
     base_url = "https://api.electricitymap.org/v3"
     docs_url = "https://static.electricitymaps.com/api/docs/index.html"
     step_s = STEP_S

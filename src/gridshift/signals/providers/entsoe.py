@@ -114,6 +114,7 @@ class Entsoe(Provider):
     title: ClassVar[str] = "ENTSO-E Transparency Platform day-ahead prices"
     kinds: ClassVar[frozenset[SignalKind]] = frozenset({SignalKind.PRICE})
     env_vars: ClassVar[tuple[str, ...]] = ("ENTSOE_SECURITY_TOKEN",)
+    option_keys: ClassVar[frozenset[str]] = frozenset({"region", "eur_usd"})
     base_url: ClassVar[str] = "https://web-api.tp.entsoe.eu/api"
     docs_url: ClassVar[str] = (
         "https://transparency.entsoe.eu/content/static_content/Static%20content/web%20api/"

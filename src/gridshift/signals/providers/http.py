@@ -1,12 +1,20 @@
 """HTTP for live providers: timeouts, retries with jittered exponential back-off, ``Retry-After``,
-a per-provider rate limit, a response cache, and one time budget per call.
+a per-provider rate limit, a response cache, and time budgets per call and per operation.
 
-A call never takes longer than its budget (``deadline_s``): a retry, a back-off, a ``Retry-After``
-or a rate-limit wait that would pass it ends the call at once with ``ProviderUnavailableError``, so
-callers can fall back instead of waiting. 401/403 become ``ProviderAuthError`` (with the provider's
-hint on which key to set), 400/404/422 ``ProviderRequestError``; neither is retried. 429, 5xx,
-timeouts and connection errors are retried. The clock, the sleep and the random source are
-injected, so tests run in no time and the same way every time.
+A call never takes longer than its budget: the earlier of its own ``deadline_s`` and, inside
+``with http.budget(seconds):``, the deadline of the provider operation around it (a login, a
+region lookup and a forecast share one budget; nested budgets keep the earlier deadline). A retry,
+a back-off, a ``Retry-After`` or a rate-limit wait that would pass it ends the call at once with
+``ProviderUnavailableError``, so callers can fall back instead of waiting; a refused rate-limit
+wait takes no token. Bodies are streamed: an answer whose ``Content-Length`` is over
+``MAX_BODY_BYTES`` is refused unread, one that grows past it is cut off, and one still arriving
+when the budget runs out counts like a timeout (each read is also bounded by ``timeout_s``).
+401/403 become ``ProviderAuthError`` (with the provider's hint on which key to set), 400/404/422
+``ProviderRequestError``; neither is retried. 429, 5xx, timeouts and connection errors are retried.
+Redirects are not followed, so custom headers (API keys) never reach another host: a 3xx is a
+``ProviderRequestError`` naming where the provider pointed; so is a URL that cannot be requested.
+The clock, the sleep and the random source are injected, so tests run in no time and the same way
+every time.
 """
 
 from __future__ import annotations
@@ -14,10 +22,13 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import math
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +47,9 @@ Sleep = Callable[[float], None]
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a provider payload larger than this is refused
+MAX_ERROR_BODY_BYTES = 64 * 1024  # of an error answer, only this much is read (for the message)
+# A host we can ask: a DNS name (IDNA-encoded), an IPv4 address or an IPv6 literal.
+_HOST = re.compile(r"[A-Za-z0-9._~:-]+")
 
 
 @dataclass(frozen=True)
@@ -65,17 +79,25 @@ class RateLimiter:
         self.lock = threading.Lock()
         self.waited = 0  # how many requests had to wait (a metric)
 
-    def reserve(self) -> float:
-        """Take a token; returns how long to wait before using it (0 if one was free)."""
+    def reserve(self, max_wait: float = math.inf) -> float:
+        """Take a token; returns how long to wait before using it (0 if one was free).
+
+        If that wait would be longer than ``max_wait``, no token is taken (the caller will not
+        wait, so the request is not sent): the wait is returned, and the caller refuses it.
+        """
         with self.lock:
             now = self.clock()
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
-            self.tokens -= 1.0
-            if self.tokens >= 0:
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
                 return 0.0
+            wait = (1.0 - self.tokens) / self.rate
+            if wait > max_wait:
+                return wait
+            self.tokens -= 1.0
             self.waited += 1
-            return -self.tokens / self.rate
+            return wait
 
     def give_back(self) -> None:
         with self.lock:
@@ -156,6 +178,27 @@ def retry_after_s(value: str | None, wall: float) -> float | None:
     return max(0.0, when.timestamp() - wall)
 
 
+def _seconds(value: float) -> str:
+    return f"{value:g}" if value < 10 else f"{value:.0f}"
+
+
+class _SlowBodyError(Exception):
+    """The answer was still arriving when the budget ran out (handled like a timeout)."""
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The deadline a call works to, and how to name it in a message."""
+
+    deadline: float
+    seconds: float
+    operation: bool
+
+    def __str__(self) -> str:
+        kind = "operation budget" if self.operation else "budget"
+        return f"{_seconds(self.seconds)} s {kind}"
+
+
 @dataclass(frozen=True)
 class Answer:
     """A successful answer: the body and where it came from."""
@@ -167,7 +210,11 @@ class Answer:
 
 
 class ProviderHttp:
-    """The HTTP client of one provider. Use ``get``; it returns the body of a 200 or raises."""
+    """The HTTP client of one provider. Use ``get``; it returns the body of a 200 or raises.
+
+    Wrap the calls of one provider operation in ``with http.budget(seconds):`` to give them one
+    time budget together.
+    """
 
     def __init__(
         self,
@@ -200,15 +247,32 @@ class ProviderHttp:
             transport=transport,
             headers=dict(headers or {}),
             timeout=httpx.Timeout(self.policy.timeout_s),
-            follow_redirects=True,
+            # A redirect would carry our headers (API keys) to wherever it points: never follow.
+            follow_redirects=False,
         )
         self.requests = 0  # requests actually sent (a metric, and what tests count)
         # What an error answer says, for the message: a provider may read its own error format
         # (ENTSO-E's acknowledgement XML); by default the first 200 characters of the body.
         self.error_text: Callable[[bytes], str | None] = _snippet
+        # The operation budget of the calling thread (see ``budget``); None outside one.
+        self._operation = threading.local()
 
     def close(self) -> None:
         self.client.close()
+
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        """One time budget for every call made inside: a provider operation that makes several
+        requests (log in, look up the region, fetch) ends within ``seconds`` in all. Nested
+        budgets keep the earlier deadline; leaving one restores the budget around it. The budget
+        belongs to the calling thread."""
+        outer: _Budget | None = getattr(self._operation, "budget", None)
+        mine = _Budget(self.clock() + seconds, seconds, True)
+        self._operation.budget = mine if outer is None or mine.deadline < outer.deadline else outer
+        try:
+            yield
+        finally:
+            self._operation.budget = outer
 
     def cache_key(
         self, url: str, params: Mapping[str, Any], headers: Mapping[str, str] | None = None
@@ -234,45 +298,67 @@ class ProviderHttp:
         """GET ``path`` (relative to the base URL, or absolute) within the time budget."""
         params = dict(params or {})
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        label = what or url
+        self._request(
+            label, url, params, headers, None
+        )  # a URL we cannot ask fails before anything
         ttl = self.policy.cache_ttl_s if cache_ttl_s is None else cache_ttl_s
         key = self.cache_key(url, params, headers)
         if ttl > 0 and (body := self.cache.get(key, ttl, self.wall())) is not None:
             return Answer(body, url, True, 0)
-        label = what or url
         started = self.clock()
-        deadline = started + self.policy.deadline_s
-        last = "no answer"
+        budget = _Budget(started + self.policy.deadline_s, self.policy.deadline_s, False)
+        operation: _Budget | None = getattr(self._operation, "budget", None)
+        if operation is not None and operation.deadline < budget.deadline:
+            budget = operation
+        deadline = budget.deadline
+        last = f"no time left in the {budget}"
+        sent = 0  # attempts of this call
         for attempt in range(self.policy.retries + 1):
-            self._wait(self.limiter.reserve(), deadline, label, "its rate limit")
+            left = deadline - self.clock()
+            if left <= 0:
+                break
+            delay = self.limiter.reserve(max_wait=left)  # a refused wait takes no token
+            if delay > left:
+                raise self._over_budget(label, "its rate limit", delay, budget)
+            if delay > 0:
+                self.sleep(delay)
             remaining = deadline - self.clock()
             if remaining <= 0:
+                self.limiter.give_back()  # the token is not used
                 break
-            timeout = httpx.Timeout(min(self.policy.timeout_s, remaining))
+            request_timeout = min(self.policy.timeout_s, remaining)
+            request = self._request(label, url, params, headers, httpx.Timeout(request_timeout))
             try:
                 self.requests += 1
-                response = self.client.get(
-                    url, params=params, headers=headers, auth=auth, timeout=timeout
-                )
-                body = response.content
+                sent += 1
+                response = self.client.send(request, auth=auth, stream=True)
+                try:
+                    status = response.status_code
+                    if 300 <= status < 400:
+                        raise self._redirected(label, response)
+                    if status == 200:
+                        body = self._read_answer(response, label, deadline)
+                    else:  # only for the message: bounded, and cut short when time is up
+                        body = self._read_error(response, deadline)
+                finally:
+                    response.close()
             except httpx.TimeoutException:
-                last = f"timed out after {min(self.policy.timeout_s, remaining):.0f} s"
+                last = f"timed out after {request_timeout:.0f} s"
                 wait = self._backoff(attempt)
+            except _SlowBodyError as exc:
+                last = f"the answer was still arriving after {exc}"
+                wait = self._backoff(attempt)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise self._bad_url(label, url, exc) from exc
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 wait = self._backoff(attempt)
             else:
-                status = response.status_code
                 if status == 200:
-                    if len(body) > MAX_BODY_BYTES:
-                        raise ProviderUnavailableError(
-                            f"{label}: answer of {len(body)} bytes is over the "
-                            f"{MAX_BODY_BYTES} byte limit",
-                            provider=self.provider,
-                            status=status,
-                        )
                     if ttl > 0 and body.strip():
                         self.cache.put(key, body, self.wall())
-                    return Answer(body, url, False, attempt + 1)
+                    return Answer(body, url, False, sent)
                 snippet = self.error_text(body) or _snippet(body)
                 if status in AUTH_STATUSES:
                     raise ProviderAuthError(
@@ -305,26 +391,122 @@ class ProviderHttp:
                         status=status,
                     )
                 wait = asked if asked is not None else self._backoff(attempt)
-            if attempt == self.policy.retries:
+            if attempt == self.policy.retries or self.clock() >= deadline:
                 break
-            self._wait(wait, deadline, label, last)
+            self._wait(wait, budget, label, last)
         raise ProviderUnavailableError(
-            f"{label}: {last} (gave up after {self.requests and attempt + 1} attempt(s), "
-            f"{self.clock() - started:.1f} s of a {self.policy.deadline_s:.0f} s budget)",
+            f"{label}: {last} (gave up after {sent} attempt(s), "
+            f"{self.clock() - started:.1f} s of the {budget})",
             provider=self.provider,
         )
+
+    def _request(
+        self,
+        label: str,
+        url: str,
+        params: Mapping[str, Any],
+        headers: Mapping[str, str] | None,
+        timeout: httpx.Timeout | None,
+    ) -> httpx.Request:
+        """The request to send, or ``ProviderRequestError`` for a URL that cannot be asked."""
+        try:
+            request = self.client.build_request(
+                "GET",
+                url,
+                params=params,
+                headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            raise self._bad_url(label, url, exc) from exc
+        if request.url.scheme not in ("http", "https"):
+            raise self._bad_url(label, url, "only http:// and https:// URLs can be asked")
+        if not _HOST.fullmatch(request.url.raw_host.decode("ascii", "replace")):
+            raise self._bad_url(label, url, f"no valid host in it ({request.url.host!r})")
+        return request
+
+    def _bad_url(self, label: str, url: str, why: object) -> ProviderRequestError:
+        prefix = "" if label == url else f"{label}: "
+        return ProviderRequestError(
+            f"{prefix}cannot request {url!r}: {why}",
+            provider=self.provider,
+            hint="check base_url",
+        )
+
+    def _redirected(self, label: str, response: httpx.Response) -> ProviderRequestError:
+        location = response.headers.get("Location")
+        if location is None:
+            target = "an address it did not give (no Location header)"
+        else:
+            try:
+                where = response.request.url.join(location)
+                for name in self.secret_params & set(where.params.keys()):
+                    where = where.copy_set_param(name, "REDACTED")
+                target = str(where)
+            except (httpx.InvalidURL, ValueError):
+                target = repr(location.split("?")[0])
+        return ProviderRequestError(
+            f"{label}: HTTP {response.status_code} {response.reason_phrase}: the provider "
+            f"redirected to {target}, and gridshift does not follow redirects",
+            provider=self.provider,
+            status=response.status_code,
+            hint="set base_url to the final address",
+        )
+
+    def _read_answer(self, response: httpx.Response, label: str, deadline: float) -> bytes:
+        """The body of a 200: refused unread if it says it is too large, cut off if it grows too
+        large, and ``_SlowBodyError`` when it is still arriving at the deadline."""
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ProviderUnavailableError(
+                f"{label}: answer of {int(declared)} bytes is over the {MAX_BODY_BYTES} byte limit",
+                provider=self.provider,
+                status=response.status_code,
+            )
+        started = self.clock()
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ProviderUnavailableError(
+                    f"{label}: answer of more than {MAX_BODY_BYTES} bytes is over the "
+                    f"{MAX_BODY_BYTES} byte limit",
+                    provider=self.provider,
+                    status=response.status_code,
+                )
+            chunks.append(chunk)
+            if self.clock() > deadline:
+                raise _SlowBodyError(f"{self.clock() - started:.1f} s ({size} bytes read)")
+        return b"".join(chunks)
+
+    def _read_error(self, response: httpx.Response, deadline: float) -> bytes:
+        """The start of an error answer's body, for the message: at most
+        ``MAX_ERROR_BODY_BYTES``, and what has arrived when the deadline passes."""
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            chunks.append(chunk[: MAX_ERROR_BODY_BYTES - size])
+            size += len(chunks[-1])
+            if size >= MAX_ERROR_BODY_BYTES or self.clock() > deadline:
+                break
+        return b"".join(chunks)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.backoff_cap_s, self.policy.backoff_s * 2**attempt)
         return self.rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never sync
 
-    def _wait(self, seconds: float, deadline: float, label: str, why: str) -> None:
+    def _over_budget(
+        self, label: str, why: str, seconds: float, budget: _Budget
+    ) -> ProviderUnavailableError:
+        return ProviderUnavailableError(
+            f"{label}: {why}; waiting {seconds:.1f} s more would pass the {budget}",
+            provider=self.provider,
+        )
+
+    def _wait(self, seconds: float, budget: _Budget, label: str, why: str) -> None:
         if seconds <= 0:
             return
-        if self.clock() + seconds > deadline:
-            raise ProviderUnavailableError(
-                f"{label}: {why}; waiting {seconds:.1f} s more would pass the "
-                f"{self.policy.deadline_s:.0f} s budget",
-                provider=self.provider,
-            )
+        if self.clock() + seconds > budget.deadline:
+            raise self._over_budget(label, why, seconds, budget)
         self.sleep(seconds)

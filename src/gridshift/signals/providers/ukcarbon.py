@@ -197,6 +197,7 @@ class UkCarbonIntensity(Provider):
     title = "Carbon Intensity API (Great Britain)"
     kinds = frozenset({SignalKind.CARBON})
     env_vars = ()
+    option_keys = frozenset({"region"})
     base_url = "https://api.carbonintensity.org.uk"
     docs_url = "https://carbon-intensity.github.io/api-definitions/"
     step_s = STEP_S

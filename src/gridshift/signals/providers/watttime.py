@@ -104,6 +104,7 @@ class WattTime(Provider):
     title: ClassVar[str] = "WattTime marginal emissions (API v3)"
     kinds: ClassVar[frozenset[SignalKind]] = frozenset({SignalKind.MARGINAL})
     env_vars: ClassVar[tuple[str, ...]] = ("WATTTIME_USERNAME", "WATTTIME_PASSWORD")
+    option_keys: ClassVar[frozenset[str]] = frozenset({"region", "latitude", "longitude"})
     base_url: ClassVar[str] = "https://api.watttime.org"
     docs_url: ClassVar[str] = "https://docs.watttime.org/"
     step_s: ClassVar[int] = 300
