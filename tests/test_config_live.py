@@ -159,3 +159,15 @@ def test_the_live_example_loads() -> None:
         ("DE-LU", "price", "entsoe"),
     ]
     assert all(s.live for s in site.signals)
+
+
+def test_every_entsoe_zone_has_its_time_zone() -> None:
+    """Without one, the DST-artefact checks of the validation would run in UTC."""
+    from zoneinfo import ZoneInfo
+
+    from gridshift.domain.signal import ZONE_TIMEZONES
+    from gridshift.signals.providers.entsoe import ZONE_EIC
+
+    missing = sorted(z for z in ZONE_EIC if z not in ZONE_TIMEZONES)
+    assert missing == []
+    assert all(ZoneInfo(ZONE_TIMEZONES[z]).key.startswith("Europe/") for z in ZONE_EIC)

@@ -1,9 +1,10 @@
 """The Electricity Maps live provider against recorded payloads shaped like the API docs.
 
-Requests go to the fakes of ``provider_fakes`` (the ``auth-token`` header on every one); the
-HTTP failure rules are checked on the latest and forecast endpoints, unusable answers on
-past-range. The three parse functions (latest, history, forecast) are property-tested apart from
-HTTP.
+Requests go to the fakes of ``provider_fakes`` (the ``auth-token`` header and
+``shouldUseFallbackCallerLookup=false`` on every one); an answer for another zone than the one
+asked for is refused. The HTTP failure rules are checked on the latest and forecast endpoints,
+unusable answers on past-range. The three parse functions (latest, history, forecast) are
+property-tested apart from HTTP.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def times_of(series: Series | Forecast) -> list[str]:
 
 
 def check_request(request: httpx.Request, path: str, **params: str) -> None:
+    """``request`` went to ``path`` with ``params``, the token, and the caller-location fallback
+    turned off."""
     assert request.url.path == f"{BASE}/{path}"
-    assert dict(request.url.params) == params
+    assert dict(request.url.params) == {**params, "shouldUseFallbackCallerLookup": "false"}
     assert request.headers["auth-token"] == TOKEN
 
 
@@ -176,9 +179,106 @@ def test_forecast_starts_at_the_step_holding_its_generation_time() -> None:
     assert forecast.horizon_s == 7 * 3600 - (25 * 60 + 24)
 
 
-def test_zone_label_of_the_answer_is_noted() -> None:
-    series = parse_history(fixture("past_range.json"), "DE-LU", C, "em")
-    assert "DE" in codes(series)["zone_label"]["message"]
+# --- the zone answered for ----------------------------------------------------------------------
+
+
+def test_every_request_turns_off_the_caller_location_fallback() -> None:
+    """Unless told ``shouldUseFallbackCallerLookup=false``, the API answers for the caller's IP
+    location when it has no zone or no data for it: every endpoint sends it."""
+    sent: list[httpx.Request] = []
+    calls: list[tuple[Any, Callable[[ElectricityMaps], Any], datetime]] = [
+        (serve(fixture("latest.json")), lambda made: made.latest("DE", C), NOW),
+        (serve(fixture("forecast.json")), lambda made: made.forecast("DK-DK2", C), NOW),
+        (
+            serve(fixture("history.json")),
+            lambda made: made.history("DE", C, at("2021-08-19T09:00"), at("2021-08-19T14:00")),
+            at("2021-08-19T14:30:00"),
+        ),
+        (  # two past-range windows
+            hourly_range,
+            lambda made: made.history("DE", C, at("2022-01-01T00:00"), at("2022-01-15T00:00")),
+            NOW,
+        ),
+    ]
+    for answer, call, now in calls:
+        made, server, _ = provider(answer, now=now)
+        call(made)
+        sent += server.requests
+    assert [r.url.path.rsplit("/", 1)[1] for r in sent] == [
+        "latest",
+        "forecast",
+        "history",
+        "past-range",
+        "past-range",
+    ]
+    for request in sent:
+        assert request.url.params["shouldUseFallbackCallerLookup"] == "false", request.url
+
+
+def relabelled(name: str, zone: str | None, *, top: bool = True, point: int | None = None) -> bytes:
+    """The recorded answer ``name`` with its top-level zone (``top``) or the zone of point
+    ``point`` of its list set to ``zone``."""
+    payload = json.loads(fixture(name))
+    if top:
+        payload["zone"] = zone
+    if point is not None:
+        key = next(k for k in ("data", "history", "forecast") if k in payload)
+        payload[key][point]["zone"] = zone
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "said"),
+    [
+        # the reproducer: FR asked for, the answer is DE's (the caller's location)
+        (lambda made: made.latest("FR", C), fixture("latest.json"), "'DE', not FR"),
+        (lambda made: made.history("DE", C, *PAST), relabelled("past_range.json", "FR"), "'FR'"),
+        (
+            lambda made: made.history("DE", C, *PAST),
+            relabelled("past_range.json", "NL", top=False, point=1),
+            r"data\[1\] is for zone 'NL', not DE",
+        ),
+        (lambda made: made.forecast("DE", C), fixture("forecast.json"), "'DK-DK2', not DE"),
+        (
+            lambda made: made.forecast("DK-DK2", C),
+            relabelled("forecast.json", "SE-SE4", top=False, point=0),
+            r"forecast\[0\] is for zone 'SE-SE4'",
+        ),
+        (lambda made: made.latest("DE", C), relabelled("latest.json", None), "null, not DE"),
+    ],
+)
+def test_an_answer_for_another_zone_is_refused_not_stored(
+    call: Callable[[ElectricityMaps], Any], body: bytes, said: str
+) -> None:
+    made, _, _ = provider(serve(body))
+    with pytest.raises(SignalDataError, match=said) as caught:
+        call(made)
+    assert caught.value.one_line().startswith("electricitymaps carbon-intensity/")
+
+
+def test_a_window_answered_for_another_zone_refuses_the_whole_history() -> None:
+    def second_window_elsewhere(request: httpx.Request) -> httpx.Response:
+        answer = hourly_range(request)
+        if request.url.params["start"] == "2022-01-11T00:00:00Z":
+            return httpx.Response(200, json={**json.loads(answer.content), "zone": "PL"})
+        return answer
+
+    made, server, _ = provider(second_window_elsewhere)
+    with pytest.raises(SignalDataError, match="'PL', not DE"):
+        made.history("DE", C, at("2022-01-01T00:00:00"), at("2022-01-15T00:00:00"))
+    assert len(server.requests) == 2
+
+
+def test_parsers_refuse_another_zone_and_accept_answers_without_one() -> None:
+    with pytest.raises(SignalDataError, match="'DE', not DE-LU"):
+        parse_history(fixture("past_range.json"), "DE-LU", C, "em")
+    unlabelled = json.loads(fixture("past_range.json"))
+    del unlabelled["zone"]
+    for item in unlabelled["data"]:
+        del item["zone"]
+    series = parse_history(json.dumps(unlabelled).encode(), "DE-LU", C, "em")
+    assert series.zone == "DE-LU"
+    assert codes(series) == {}
 
 
 # --- clock changes -----------------------------------------------------------------------------
@@ -254,7 +354,7 @@ test_unusable_history_answers_are_signal_data_errors = unusable_answers_test(
         (b"", "empty"),
         (fixture("forecast.json")[:-40], "not valid JSON"),
         (with_values("forecast.json", "forecast", 0), "values are 0"),
-        (json.dumps({"zone": "DE", "forecast": []}).encode(), "no 'updatedAt'"),
+        (json.dumps({"zone": "DK-DK2", "forecast": []}).encode(), "no 'updatedAt'"),
         (
             json.dumps(
                 {**json.loads(fixture("forecast.json")), "updatedAt": "2030-01-01T00:00Z"}
@@ -265,7 +365,7 @@ test_unusable_history_answers_are_signal_data_errors = unusable_answers_test(
 )
 def test_unusable_forecasts_are_signal_data_errors(body: bytes, reason: str) -> None:
     with pytest.raises(SignalDataError, match=reason):
-        parse_forecast(body, "DE", C, "electricitymaps carbon-intensity/forecast")
+        parse_forecast(body, "DK-DK2", C, "electricitymaps carbon-intensity/forecast")
 
 
 def test_latest_of_zero_is_refused() -> None:

@@ -37,6 +37,7 @@ from provider_fakes import (
     long_retry_after_test,
     outcome,
     property_test,
+    serve,
     server_errors_test,
     unusable_answers_test,
 )
@@ -180,6 +181,111 @@ def test_only_mwh_day_ahead_series_are_read() -> None:
         parse_document(intraday, "DE-LU", P, LABEL)
 
 
+def test_day_ahead_auction_is_read_not_exaa() -> None:
+    """DE-LU: sequence 2 (EXAA, 999) comes first in the document, sequence 1 (SDAC, 50) second."""
+    body = fixture("a44_de_sequences.xml")
+    series = parse_document(body, "DE-LU", P, LABEL, rates={"EUR": 1.0})
+    assert len(series) == 96
+    assert series.step_s == 900
+    assert set(series.values.tolist()) == {50.0}
+    found = codes(series)
+    assert "duplicate" not in found
+    assert found["sequence"]["severity"] == "info"
+    assert found["sequence"]["count"] == 96
+    assert "position 1" in found["sequence"]["message"]
+    assert "left out: 2" in found["sequence"]["message"]
+
+
+def test_exaa_alone_is_refused_not_served_as_day_ahead() -> None:
+    body = fixture("a44_de_sequences.xml").replace(
+        b">1</classificationSequence", b">2</classificationSequence"
+    )
+    with pytest.raises(SignalDataError, match="day-ahead auction") as caught:
+        parse_document(body, "DE-LU", P, LABEL)
+    assert "EXAA" in str(caught.value)
+    with pytest.raises(SignalDataError, match="day-ahead auction"):
+        parse_forecast(body, "DE-LU", P, datetime(2025, 10, 1, 23, tzinfo=UTC), LABEL)
+    fake = Fake(body)
+    start, end = datetime(2025, 10, 1, 22, tzinfo=UTC), datetime(2025, 10, 2, 22, tzinfo=UTC)
+    with pytest.raises(SignalDataError, match="day-ahead auction"):
+        provider(fake).history("DE-LU", P, start, end)
+
+
+def test_a_day_with_only_exaa_published_is_left_out_with_a_warning() -> None:
+    """Between EXAA's results (10:15) and the SDAC's (after 12:00) tomorrow has only sequence 2:
+    today's prices are still served, tomorrow is not filled with EXAA's."""
+    root = ET.fromstring(fixture("a44_de_sequences.xml"))
+    exaa = next(ts for ts in root.iter() if ts.tag.endswith("}TimeSeries"))
+    for element in exaa.iter():
+        if element.tag.endswith("}start"):
+            element.text = "2025-10-02T22:00Z"
+        elif element.tag.endswith("}end"):
+            element.text = "2025-10-03T22:00Z"
+    body = ET.tostring(root, encoding="utf-8")
+    series = parse_document(body, "DE-LU", P, LABEL, rates={"EUR": 1.0})
+    assert len(series) == 96
+    assert series.times[-1] == at("2025-10-02T21:45:00")
+    assert set(series.values.tolist()) == {50.0}
+    missing = codes(series)["day_ahead_missing"]
+    assert missing["severity"] == "warning"
+    assert missing["count"] == 96
+    assert missing["locations"] == ["2025-10-02T22:00Z..2025-10-03T22:00Z (position 2)"]
+    forecast = parse_forecast(body, "DE-LU", P, datetime(2025, 10, 2, 10, 20, tzinfo=UTC), LABEL)
+    assert forecast.times[0] == at("2025-10-02T10:15:00")
+    assert forecast.times[-1] == at("2025-10-02T21:45:00")
+
+
+def test_hourly_and_quarter_hourly_days_are_put_on_the_finest_step() -> None:
+    """Across the SDAC's 15-minute go-live: an hourly price holds for its four quarter hours."""
+    body = fixture("a44_de_pt60m_pt15m.xml")
+    series = parse_document(body, "DE-LU", P, LABEL, rates={"EUR": 1.0})
+    amounts = prices(body)
+    hourly, quarter = amounts[:24], amounts[24:]
+    assert (len(hourly), len(quarter)) == (24, 96)
+    assert series.step_s == 900
+    assert len(series) == 2 * 96
+    assert series.times[0] == at("2025-09-29T22:00:00")
+    assert series.times[-1] == at("2025-10-01T21:45:00")
+    assert bool(np.all(np.diff(series.times.astype(np.int64)) == 900))
+    assert series.values[:96].tolist() == pytest.approx(np.repeat(hourly, 4).tolist())
+    assert series.values[96:].tolist() == pytest.approx(quarter)
+    found = codes(series)
+    assert "gap" not in found
+    assert "duplicate" not in found
+    assert found["resolution"]["count"] == 24
+
+
+def test_the_finer_resolution_wins_where_both_cover_the_same_time() -> None:
+    body = (
+        fixture("a44_de_pt60m_pt15m.xml")
+        .replace(b"<start>2025-09-30T22:00Z</start>", b"<start>2025-09-29T22:00Z</start>")
+        .replace(b"<end>2025-10-01T22:00Z</end>", b"<end>2025-09-30T22:00Z</end>")
+    )
+    series = parse_document(body, "DE-LU", P, LABEL, rates={"EUR": 1.0})
+    assert series.step_s == 900
+    assert len(series) == 96
+    assert series.values.tolist() == pytest.approx(prices(body)[24:])
+
+
+@pytest.mark.parametrize(
+    "text", ["1_000", "\u0661\u0662", "\uff15", "+5", "1.", ".5", "0x10", "5e", "NaN", "inf"]
+)
+def test_a_price_is_a_plain_ascii_decimal(text: str) -> None:
+    """``float`` alone takes ``1_000`` and digits of any script (Arabic-Indic, full-width)."""
+    body = fixture("a44_de_pt60m.xml").replace(b">64.24<", f">{text}<".encode())
+    series = parse_document(body, "DE-LU", P, LABEL)
+    assert math.isnan(series.values[1])
+    assert codes(series)["non_numeric"]["count"] == 1
+
+
+@pytest.mark.parametrize("text", ["-12.5", "1e3", "1E-2", "0", "007"])
+def test_plain_decimals_are_read(text: str) -> None:
+    body = fixture("a44_de_pt60m.xml").replace(b">64.24<", f">{text}<".encode())
+    series = parse_document(body, "DE-LU", P, LABEL, rates={"EUR": 1.0})
+    assert series.values[1] == pytest.approx(float(text))
+    assert "non_numeric" not in codes(series)
+
+
 # ---------------------------------------------------------------------------------------------
 # Requests
 
@@ -269,6 +375,52 @@ def test_a_year_without_data_does_not_hide_the_years_with_data() -> None:
     assert len(series) == 48
 
 
+def test_a_year_without_data_answered_with_400_does_not_abort_the_history() -> None:
+    """ENTSO-E answers "no matching data" with HTTP 400 too."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params["periodStart"].startswith("2014"):
+            return httpx.Response(400, content=fixture("ack_no_data.xml"))
+        return hourly_documents(request)
+
+    fake = Fake(answer)
+    series = provider(fake).history(
+        "DE-LU", P, datetime(2014, 6, 1, tzinfo=UTC), datetime(2015, 6, 3, tzinfo=UTC)
+    )
+    assert len(fake.requests) == 2
+    assert series.times[0] == at("2015-06-01T00:00:00")
+    assert len(series) == 48
+
+
+OTHER_REFUSALS = [
+    ("999", "The amount of requested data exceeds allowed limit. Requested 400 documents."),
+    ("998", "No matching data found for Data item Day-ahead Prices [12.1.D]."),
+]
+
+
+@pytest.mark.parametrize(("code", "text"), OTHER_REFUSALS)
+@pytest.mark.parametrize("status", [200, 400])
+def test_another_acknowledgement_in_a_long_range_is_an_error(
+    status: int, code: str, text: str
+) -> None:
+    """Only "no matching data" (reason 999) stands for a quiet year; ENTSO-E also uses 999 for
+    other refusals, so the text is checked too."""
+    ack = fixture("ack_no_data.xml").replace(b"<code>999</code>", f"<code>{code}</code>".encode())
+    ack = ack.replace(b"No matching data found for Data item", text.encode() + b" Item")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params["periodStart"].startswith("2014"):
+            return httpx.Response(status, content=ack)
+        return hourly_documents(request)
+
+    error = ProviderRequestError if status == 400 else SignalDataError
+    with pytest.raises(error) as caught:
+        provider(Fake(answer)).history(
+            "DE-LU", P, datetime(2014, 6, 1, tzinfo=UTC), datetime(2015, 6, 3, tzinfo=UTC)
+        )
+    assert f"(reason {code})" in str(caught.value)
+
+
 def test_forecast_is_what_is_published_from_now_on() -> None:
     fake = Fake(fixture("a44_de_pt60m.xml"))  # createdDateTime 2023-03-02T09:14:03Z, after NOW
     forecast = provider(fake).forecast("DE-LU", P)
@@ -295,11 +447,62 @@ def test_forecast_generated_at_is_the_documents_creation_time() -> None:
         parse_forecast(body, "DE-LU", P, NOW + timedelta(days=3), LABEL)
 
 
+@pytest.mark.parametrize(
+    ("name", "now", "first"),
+    [
+        ("a44_de_pt60m.xml", "2023-03-01T11:00:00", "2023-03-01T11:00:00"),
+        ("a44_de_pt60m.xml", "2023-03-01T10:59:59", "2023-03-01T10:00:00"),
+        ("a44_de_pt15m.xml", "2025-10-01T23:15:00", "2025-10-01T23:15:00"),
+        ("a44_de_pt15m.xml", "2025-10-01T23:14:00", "2025-10-01T23:00:00"),
+    ],
+)
+def test_forecast_leaves_out_the_step_that_has_just_ended(name: str, now: str, first: str) -> None:
+    """A step is kept while it has not ended: ``time + step > now``."""
+    moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    forecast = parse_forecast(fixture(name), "DE-LU", P, moment, LABEL)
+    assert forecast.times[0] == at(first)
+
+
 def test_latest_ends_with_the_price_in_force_now() -> None:
     fake = Fake(fixture("a44_de_pt60m.xml"))
     series = provider(fake).latest("DE-LU", P)
     assert series.times[-1] == at("2023-03-01T10:00:00")
-    assert fake.requests[0].url.params["periodStart"] == "202302281030"
+    # whole hours around now - 1 day .. now + 1 hour (10:30), as entsoe-py asks
+    assert fake.requests[0].url.params["periodStart"] == "202302281000"
+    assert fake.requests[0].url.params["periodEnd"] == "202303011200"
+
+
+def test_live_calls_within_the_hour_ask_the_same_and_share_the_cache() -> None:
+    """Minute-precise query times made a new cache key every minute."""
+    entsoe, fake, time = served(serve(fixture("a44_de_pt60m.xml")))
+    entsoe.latest("DE-LU", P)
+    time.sleep(180)  # 10:33, within the 300 s live cache time
+    entsoe.latest("DE-LU", P)
+    assert len(fake.requests) == 1
+
+
+def test_range_bounds_are_whole_hours_and_the_range_is_still_cut_to_what_was_asked() -> None:
+    fake = Fake(fixture("a44_de_pt60m.xml"))
+    start, end = datetime(2023, 3, 1, 5, 20, tzinfo=UTC), datetime(2023, 3, 1, 8, 40, tzinfo=UTC)
+    series = provider(fake).history("DE-LU", P, start, end)
+    (request,) = fake.requests
+    assert request.url.params["periodStart"] == "202303010500"
+    assert request.url.params["periodEnd"] == "202303010900"
+    assert series.times[0] == at("2023-03-01T06:00:00")  # 05:00 starts before 05:20
+    assert series.times[-1] == at("2023-03-01T08:00:00")
+
+
+def test_calabria_is_a_bidding_zone_and_de_or_lu_alone_are_not() -> None:
+    """entsoe-py's mappings: IT_CALA is 10Y1001C--00096J; DE and LU map to the former DE-AT-LU
+    zone (BIDDING_ZONES) or to country/control areas (Area), never to the DE-LU bidding zone."""
+    fake = Fake(fixture("a44_de_pt60m.xml"))
+    provider(fake).history("IT-CALA", P, *SPAN)
+    assert fake.requests[0].url.params["in_Domain"] == "10Y1001C--00096J"
+    assert fake.requests[0].url.params["out_Domain"] == "10Y1001C--00096J"
+    for zone in ("DE", "LU"):
+        with pytest.raises(ConfigError) as caught:
+            Entsoe.check(zone, P, ProviderOptions())
+        assert caught.value.field == "zone"
 
 
 def test_region_gives_the_eic_directly() -> None:

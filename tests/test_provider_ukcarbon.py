@@ -47,9 +47,11 @@ from gridshift.domain import (
     SignalKind,
 )
 from gridshift.signals.providers import ProviderOptions
+from gridshift.signals.providers._json import windows
 from gridshift.signals.providers.ukcarbon import (
     REGIONS,
     UkCarbonIntensity,
+    new_years,
     parse_forecast,
     parse_history,
 )
@@ -138,6 +140,66 @@ def test_a_long_history_is_split_into_fourteen_day_requests_and_merged() -> None
         "/intensity/2022-01-29T00:00Z/2022-01-31T00:00Z",
     ]
     assert_merged_span(series, start, timedelta(days=30), 30 * 48, [150.0, 150.0, 151.0])
+
+
+def new_year_bug(request: httpx.Request) -> httpx.Response:
+    """``half_hourly``, with the API's bug: a range that crosses 1 January 00:00Z returns
+    nothing after 31 December (carbon-intensity/api-definitions issue 12)."""
+    _, _, start_text, end_text = request.url.path.split("/")
+    start = datetime.strptime(start_text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    end = datetime.strptime(end_text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    answer = json.loads(half_hourly(request).content)
+    crossed = [
+        y
+        for y in range(start.year + 1, end.year + 1)
+        if start < datetime(y, 1, 1, tzinfo=UTC) < end
+    ]
+    if crossed:
+        cut = f"{crossed[0]}-01-01T00:00Z"
+        answer["data"] = [p for p in answer["data"] if p["from"] < cut]
+    return httpx.Response(200, json=answer)
+
+
+def test_a_history_across_new_year_is_cut_there_and_loses_nothing() -> None:
+    made, server, _ = provider(new_year_bug, now=at("2024-02-01T00:00"))
+    start = at("2023-12-25T00:00")
+    series = made.history("GB", C, start, at("2024-01-05T00:00"))
+    assert server.paths == [
+        "/intensity/2023-12-25T00:00Z/2024-01-01T00:00Z",
+        "/intensity/2024-01-01T00:00Z/2024-01-05T00:00Z",
+    ]
+    assert_merged_span(series, start, timedelta(days=11), 11 * 48, [150.0, 150.0, 151.0])
+    assert "2024-01-01T00:00" in times_of(series)
+
+
+def test_a_history_over_years_is_cut_at_each_new_year_and_every_fourteen_days() -> None:
+    made, server, _ = provider(new_year_bug, now=at("2024-02-01T00:00"))
+    start, end = at("2022-12-20T00:00"), at("2024-01-20T00:00")
+    series = made.history("GB", C, start, end)
+    bounds = [tuple(p.split("/")[2:4]) for p in server.paths]
+    assert bounds[0] == ("2022-12-20T00:00Z", "2023-01-01T00:00Z")
+    assert bounds[1] == ("2023-01-01T00:00Z", "2023-01-15T00:00Z")
+    assert ("2023-12-31T00:00Z", "2024-01-01T00:00Z") in bounds  # cut short at New Year
+    assert bounds[-1] == ("2024-01-15T00:00Z", "2024-01-20T00:00Z")
+    assert_merged_span(series, start, end - start, (end - start).days * 48, [150.0])
+
+
+def test_windows_end_at_the_cuts_given_and_only_there() -> None:
+    lo, hi = at("2023-12-20T00:00"), at("2024-01-20T00:00")
+    assert new_years(lo, hi) == [at("2024-01-01T00:00")]
+    assert new_years(at("2024-01-01T00:00"), at("2025-01-01T00:00")) == []  # at the ends
+    assert windows(lo, hi, 14, new_years(lo, hi)) == [
+        (lo, at("2024-01-01T00:00")),
+        (at("2024-01-01T00:00"), at("2024-01-15T00:00")),
+        (at("2024-01-15T00:00"), hi),
+    ]
+    # without cuts (as the other providers call it), the windows are as before
+    assert windows(lo, hi, 14) == [
+        (lo, at("2024-01-03T00:00")),
+        (at("2024-01-03T00:00"), at("2024-01-17T00:00")),
+        (at("2024-01-17T00:00"), hi),
+    ]
+    assert windows(lo, hi, 14, [at("2020-01-01T00:00"), hi, lo]) == windows(lo, hi, 14)
 
 
 def test_forecast_national_is_generated_at_the_request_half_hour() -> None:

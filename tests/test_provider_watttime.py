@@ -1,9 +1,12 @@
 """The WattTime API v3 provider against recorded payloads shaped like docs.watttime.org's examples.
 
 A routing fake API (login, data, forecast, signal index, region lookup) built on the fakes of
-``provider_fakes``; token expiry is a matter of moving the fake wall clock. The HTTP failure rules
-are checked on the login and forecast paths. Property tests feed every parse function arbitrary
-bytes, text, JSON values and mutated real payloads.
+``provider_fakes``; token expiry is a matter of moving the fake wall clock. The recorded
+/v3/historical answer was asked for with ``include_imputed_marker=true``: the fake, like the API,
+leaves ``imputed_data_used`` out of answers to requests without it. No zone has a default
+WattTime region, so the provider is built with ``region: CAISO_NORTH`` unless a test says
+otherwise. The HTTP failure rules are checked on the login and forecast paths. Property tests
+feed every parse function arbitrary bytes, text, JSON values and mutated real payloads.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -44,6 +48,7 @@ from provider_fakes import (
 )
 from provider_fakes import at_np as at
 
+from gridshift.config.site import site_from_data
 from gridshift.domain import (
     ConfigError,
     Forecast,
@@ -53,6 +58,7 @@ from gridshift.domain import (
     SignalKind,
 )
 from gridshift.signals.providers import ProviderOptions, make_provider
+from gridshift.signals.providers._readers import forecast_from
 from gridshift.signals.providers.watttime import WattTime
 from gridshift.signals.providers.watttime_json import (
     parse_data,
@@ -70,6 +76,17 @@ ENV = {"WATTTIME_USERNAME": "freddo", "WATTTIME_PASSWORD": "the_frog"}
 BASIC = "Basic " + base64.b64encode(b"freddo:the_frog").decode()
 T0 = datetime(2023, 3, 1, 12, 10, tzinfo=UTC)
 LABEL = "watttime test"
+CAISO_NORTH = ProviderOptions(region="CAISO_NORTH")
+
+
+def historical(request: httpx.Request) -> httpx.Response:
+    """The recorded /v3/historical answer; ``imputed_data_used`` is in it only when the request
+    asked for it with ``include_imputed_marker=true``, as the API documents."""
+    payload = json.loads(fixture("historical.json"))
+    if request.url.params.get("include_imputed_marker") != "true":
+        for point in payload["data"]:
+            point.pop("imputed_data_used", None)
+    return httpx.Response(200, json=payload)
 
 
 class Fake(Server):
@@ -79,7 +96,7 @@ class Fake(Server):
         super().__init__(self.route)
         self.routes: dict[str, Handler | bytes] = {
             "/login": self.login,
-            "/v3/historical": fixture("historical.json"),
+            "/v3/historical": historical,
             "/v3/forecast": fixture("forecast.json"),
             "/v3/signal-index": fixture("signal_index.json"),
             "/v3/region-from-loc": fixture("region_from_loc.json"),
@@ -101,7 +118,16 @@ class Fake(Server):
 def provider(
     fake: Handler, time: FakeTime | None = None, options: ProviderOptions | None = None
 ) -> WattTime:
-    return build(WattTime, fake, time or FakeTime(T0), options=options, environ=ENV, policy=FAST)
+    """A WattTime provider over ``fake`` at ``time`` (T0), for ``region: CAISO_NORTH`` unless
+    ``options`` say otherwise."""
+    return build(
+        WattTime,
+        fake,
+        time or FakeTime(T0),
+        options=CAISO_NORTH if options is None else options,
+        environ=ENV,
+        policy=FAST,
+    )
 
 
 def endpoint(path: str, call: Callable[[WattTime], object], where: str = "") -> Endpoint:
@@ -151,6 +177,7 @@ def test_login_with_basic_auth_then_bearer_on_data_calls() -> None:
         "start": "2023-03-01T00:00:00+00:00",
         "end": "2023-03-01T00:59:59+00:00",
         "signal_type": "co2_moer",
+        "include_imputed_marker": "true",
     }
     raw = json.loads(fixture("historical.json"))["data"]
     assert len(series) == 12
@@ -161,6 +188,20 @@ def test_login_with_basic_auth_then_bearer_on_data_calls() -> None:
     assert series.unit == "g_per_kwh"
     assert series.quality[7] == Quality.ESTIMATED  # imputed_data_used: true
     assert int((series.quality == Quality.OK).sum()) == 11
+
+
+def test_imputed_points_are_marked_because_the_marker_is_asked_for() -> None:
+    """The fake answers as the API does: without ``include_imputed_marker=true`` no point says
+    ``imputed_data_used``, and no point could be marked."""
+    bare = httpx.Request("GET", "https://api.watttime.org/v3/historical?region=CAISO_NORTH")
+    assert b"imputed_data_used" not in historical(bare).content
+    fake = Fake()
+    series = provider(fake).history(
+        ZONE, M, datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 3, 1, 1, tzinfo=UTC)
+    )
+    assert fake.to("/v3/historical")[0].url.params["include_imputed_marker"] == "true"
+    assert series.quality.tolist().count(Quality.ESTIMATED) == 1
+    assert codes(series)["estimated"]["count"] == 1
 
 
 def test_token_is_reused_while_fresh() -> None:
@@ -220,16 +261,46 @@ def test_region_from_location_is_looked_up_once() -> None:
     assert fake.to("/v3/forecast")[0].url.params["region"] == "CAISO_NORTH"
 
 
-def test_region_option_wins_and_unknown_zones_are_refused_at_config_time() -> None:
+@pytest.mark.parametrize("zone", [ZONE, "US-MIDA-PJM", "DE"])
+def test_a_zone_alone_is_refused_at_config_time_naming_the_region_field(zone: str) -> None:
+    """No zone maps to a WattTime region: WattTime splits CAISO (and others) into sub-regions, so
+    a zone does not say which one."""
+    with pytest.raises(ConfigError) as caught:
+        WattTime.check(zone, M, ProviderOptions())
+    assert caught.value.field == "region"
+    text = caught.value.one_line()
+    assert zone in text
+    assert "region: CAISO_NORTH" in text
+    assert "latitude/longitude" in text
+    fake = Fake()
+    with pytest.raises(ConfigError, match="needs a region"):
+        provider(fake, options=ProviderOptions()).forecast(zone, M)
+    assert fake.requests == []
+
+
+def test_a_config_source_without_region_or_location_is_refused() -> None:
+    signal = {"zone": ZONE, "kind": "marginal", "source": "watttime"}
+    site = {
+        "clusters": [
+            {"name": "sac", "zone": ZONE, "gpus": 8, "tariff": {"kind": "fixed", "usd_per_mwh": 90}}
+        ],
+        "objective": {"mode": "cost"},
+    }
+    with pytest.raises(ConfigError) as caught:
+        site_from_data({**site, "signals": [signal]}, "gridshift.yaml", Path("."))
+    assert caught.value.field == "signals[0].region"
+    assert "region: CAISO_NORTH" in caught.value.one_line()
+    for fix in ({"region": "CAISO_NORTH"}, {"latitude": 38.58, "longitude": -121.49}):
+        loaded = site_from_data({**site, "signals": [{**signal, **fix}]}, "g.yaml", Path("."))
+        assert loaded.signals[0].source == "watttime"
+
+
+def test_region_option_wins_and_bad_options_are_refused_at_config_time() -> None:
     fake = Fake()
     provider(fake, options=ProviderOptions(region="PJM_NJ")).forecast("US-MIDA-PJM", M)
     assert fake.to("/v3/forecast")[0].url.params["region"] == "PJM_NJ"
-    with pytest.raises(ConfigError) as caught:
-        WattTime.check("US-MIDA-PJM", M, ProviderOptions())
-    assert caught.value.field == "zone"
-    assert "US-CAL-CISO" in (caught.value.accepted or "")
     with pytest.raises(ConfigError) as kind:
-        WattTime.check(ZONE, SignalKind.CARBON, ProviderOptions())
+        WattTime.check(ZONE, SignalKind.CARBON, CAISO_NORTH)
     assert kind.value.field == "kind"
     with pytest.raises(ConfigError) as lat:
         WattTime.check(ZONE, M, ProviderOptions(extra={"latitude": "95", "longitude": "0"}))
@@ -247,6 +318,30 @@ def historical_range(request: httpx.Request) -> httpx.Response:
         moment += timedelta(minutes=5)
     meta = json.loads(fixture("historical.json"))["meta"]
     return httpx.Response(200, json={"data": data, "meta": meta})
+
+
+def test_chunks_from_different_model_versions_are_kept_and_noted() -> None:
+    """The official client checks ``meta.model.date`` is the same across merged chunks; here
+    the second chunk comes from a newer model: kept, with an info issue naming both."""
+
+    def new_model_in_february(request: httpx.Request) -> httpx.Response:
+        answer = json.loads(historical_range(request).content)
+        if request.url.params["start"] >= "2023-02":
+            answer["meta"]["model"]["date"] = "2024-06-01"
+        return httpx.Response(200, json=answer)
+
+    fake = Fake({"/v3/historical": new_model_in_february})
+    start, end = datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 2, 10, tzinfo=UTC)
+    series = provider(fake).history(ZONE, M, start, end)
+    assert len(fake.to("/v3/historical")) == 2
+    assert len(series) == 40 * 288
+    note = codes(series)["model_version"]
+    assert note["severity"] == "info"
+    assert note["count"] == 8 * 288  # the points of the second chunk
+    assert "2023-03-01" in note["message"]
+    assert "2024-06-01" in note["message"]
+    same = provider(Fake({"/v3/historical": historical_range})).history(ZONE, M, start, end)
+    assert "model_version" not in codes(same)
 
 
 def test_history_is_split_into_requests_of_at_most_32_days() -> None:
@@ -271,8 +366,30 @@ def test_latest_asks_for_the_recent_hours() -> None:
     series = provider(fake).latest(ZONE, M)
     (request,) = fake.to("/v3/historical")
     assert request.url.params["start"] == "2023-03-01T09:10:00+00:00"  # 3 h staleness window
+    assert request.url.params["end"] == "2023-03-01T12:14:59+00:00"  # the step holding now
     assert series.times[-1] == at("2023-03-01T12:10:00")
     assert series.values[-1] == pytest.approx(912 * LB)
+
+
+def test_latest_asks_for_whole_steps_so_calls_within_one_share_the_cache() -> None:
+    fake, time = Fake({"/v3/historical": historical_range}), FakeTime(T0 + timedelta(seconds=7))
+    wt = provider(fake, time)
+    first = wt.latest(ZONE, M)
+    time.wall_s += 40  # 12:10:47, the same 5-minute step
+    again = wt.latest(ZONE, M)
+    (request,) = fake.to("/v3/historical")  # the second call was answered from the cache
+    assert request.url.params["start"] == "2023-03-01T09:10:00+00:00"
+    assert request.url.params["end"] == "2023-03-01T12:14:59+00:00"
+    assert again.times.tolist() == first.times.tolist()
+    time.wall_s += 4 * 60  # 12:14:47: still that step, but the cached answer is too old to reuse
+    wt.latest(ZONE, M)
+    time.wall_s += 20  # 12:15:07: the next step
+    wt.latest(ZONE, M)
+    asked = [(r.url.params["start"], r.url.params["end"]) for r in fake.to("/v3/historical")]
+    assert asked[1:] == [
+        ("2023-03-01T09:10:00+00:00", "2023-03-01T12:14:59+00:00"),
+        ("2023-03-01T09:15:00+00:00", "2023-03-01T12:19:59+00:00"),
+    ]
 
 
 def test_forecast_keeps_the_native_step_and_the_providers_generation_time() -> None:
@@ -291,10 +408,11 @@ def test_forecast_keeps_the_native_step_and_the_providers_generation_time() -> N
     assert forecast.step_s == 300
     assert forecast.unit == "g_per_kwh"
     assert forecast.kind is M
-    assert forecast.times[0] == at("2023-03-01T11:55:00")  # 11:50, two steps early, dropped
-    assert len(forecast.times) == 25
+    # 11:50 and 11:55 ended by 12:00, when the forecast was made: dropped; 12:00 holds it
+    assert forecast.times[0] == at("2023-03-01T12:00:00")
+    assert len(forecast.times) == 24
     raw = {p["point_time"]: p["value"] for p in json.loads(fixture("forecast.json"))["data"]}
-    assert forecast.values[1] == pytest.approx(raw["2023-03-01T12:00:00+00:00"] * LB)
+    assert forecast.values[0] == pytest.approx(raw["2023-03-01T12:00:00+00:00"] * LB)
 
 
 def test_forecast_is_never_dated_after_now() -> None:
@@ -310,9 +428,38 @@ def test_forecast_is_never_dated_after_now() -> None:
         parse_forecast(json.dumps(stale).encode(), ZONE, M, LABEL)
 
 
+@pytest.mark.parametrize(
+    ("cut", "first"),
+    [
+        ("2023-03-01T12:00:00", "2023-03-01T12:00:00"),  # on a step: the one that ended is out
+        ("2023-03-01T12:02:30", "2023-03-01T12:00:00"),  # inside one: the step holding it
+        ("2023-03-01T11:59:59", "2023-03-01T11:55:00"),
+    ],
+)
+def test_forecast_from_keeps_the_steps_that_end_after_the_cut(cut: str, first: str) -> None:
+    series = parse_data(fixture("forecast.json"), ZONE, M, LABEL)
+    generated = datetime.fromisoformat(cut).replace(tzinfo=UTC)
+    forecast = forecast_from(
+        series, at(cut), generated=generated, step_s=300, model="m", empty="none", label=LABEL
+    )
+    assert forecast.times[0] == at(first)
+    assert forecast.times[-1] == series.times[-1]
+    with pytest.raises(SignalDataError, match="none"):
+        forecast_from(
+            series,
+            series.times[-1] + np.timedelta64(300, "s"),
+            generated=generated,
+            step_s=300,
+            model="m",
+            empty="none",
+            label=LABEL,
+        )
+
+
 def test_forecast_horizon_from_options() -> None:
     fake = Fake()
-    provider(fake, options=ProviderOptions(extra={"horizon_hours": "72"})).forecast(ZONE, M)
+    options = ProviderOptions(region="CAISO_NORTH", extra={"horizon_hours": "72"})
+    provider(fake, options=options).forecast(ZONE, M)
     assert fake.to("/v3/forecast")[0].url.params["horizon_hours"] == "72"
 
 

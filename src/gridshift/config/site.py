@@ -313,7 +313,7 @@ def _live(spec: schema.SignalSpec, zone: str, kind: SignalKind) -> SignalSource:
             "latitude and longitude go together",
             field=missing,
             value=None,
-            accepted="both, or neither (then region, or the zone's default region)",
+            accepted="both, or neither (then region)",
         )
     extra: dict[str, str] = {}
     if spec.emission_factor is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,14 +134,20 @@ def floor_time(when: datetime, step_s: int) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % step_s, tz=UTC)
 
 
-def windows(start: datetime, end: datetime, max_days: int) -> list[tuple[datetime, datetime]]:
-    """``[start, end)`` cut into consecutive windows of at most ``max_days`` days."""
+def windows(
+    start: datetime, end: datetime, max_days: int, cuts: Iterable[datetime] = ()
+) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into consecutive windows of at most ``max_days`` days; a window also
+    ends at each of ``cuts`` inside the range (where an API cannot answer across one), and the
+    next starts there."""
     start, end = require_utc(start, "start"), require_utc(end, "end")
     width = timedelta(days=max_days)
+    inside = sorted({cut for cut in (require_utc(c, "cut") for c in cuts) if start < cut < end})
     out: list[tuple[datetime, datetime]] = []
     while start < end:
-        out.append((start, min(start + width, end)))
-        start = out[-1][1]
+        hi = min(start + width, end, next((cut for cut in inside if cut > start), end))
+        out.append((start, hi))
+        start = hi
     return out
 
 

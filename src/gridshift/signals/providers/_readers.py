@@ -1,7 +1,7 @@
 """What the ENTSO-E (XML) and WattTime (JSON) answer readers share: ISO-8601 times with a zone,
 read into aware UTC datetimes (anything else is a ``SignalDataError`` naming the field) and written
 back; the issues their validated series carry in ``attrs``; and the forecast cut
-from a validated series."""
+from a validated series (the points whose step ends after the cut, as ``_json.to_forecast``)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,16 @@ def forecast_from(
     empty: str,
     label: str,
 ) -> Forecast:
-    """The points of ``series`` at or after ``since`` as a ``Forecast`` made at ``generated``;
-    when there are none, ``SignalDataError(empty)``."""
-    keep = series.times >= since
+    """The points of ``series`` whose step ends after the cut ``since`` (``time + step_s >
+    since``) as a ``Forecast`` made at ``generated``; when there are none,
+    ``SignalDataError(empty)``.
+
+    Pass the time the forecast is for (its generation time, or now): the step holding it is the
+    first kept, and a step that ended at or before it is dropped, as ``_json.to_forecast`` does
+    with ``generated_at``. Passing ``now - step_s`` instead would keep the step that ended at
+    ``now``."""
+    cut = since.astype("datetime64[s]").astype(np.int64)
+    keep = series.times.astype("datetime64[s]").astype(np.int64) + int(step_s) > cut
     if not keep.any():
         raise SignalDataError(empty, source=label)
     return Forecast(

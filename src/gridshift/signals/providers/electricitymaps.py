@@ -3,7 +3,11 @@
 Docs: https://static.electricitymaps.com/api/docs/index.html and the newer reference at
 https://portal.electricitymaps.com/developer-hub/api/reference. Every request carries the token
 in the ``auth-token`` header (``ELECTRICITYMAPS_API_TOKEN``). Endpoints used, all ``GET`` with
-``zone=<zone id>``:
+``zone=<zone id>&shouldUseFallbackCallerLookup=false``. The docs: "If no zone is detected (or we
+don't have data for that area), the API will attempt to use your current location based on IP of
+the caller" unless that parameter is ``false``; so it is always sent, and an answer whose own
+``zone`` (top level or any point) is not the zone asked for is a ``SignalDataError``, never
+stored under the zone asked for.
 
 - ``/carbon-intensity/latest``: one point::
 
@@ -30,7 +34,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gridshift.domain import ConfigError, Forecast, Series, SignalKind
+from gridshift.domain import ConfigError, Forecast, Series, SignalDataError, SignalKind
 from gridshift.domain.signal import check_zone
 from gridshift.domain.timeutil import require_utc
 from gridshift.signals.providers import _json
@@ -85,21 +89,27 @@ def _point(item: Any, where: str, label: str, points: Points) -> dict[str, Any]:
     return obj
 
 
-def _notes(
-    items: list[dict[str, Any]], top: dict[str, Any], zone: str, wanted_factor: str | None
-) -> list[Issue]:
-    """Info on the payload's own zone label and emission factor type, where they surprise."""
-    notes: list[Issue] = []
-    labels = {str(obj["zone"]) for obj in [top, *items] if isinstance(obj.get("zone"), str)}
-    if labels and labels != {zone}:
-        notes.append(
-            Issue(
-                "zone_label",
-                "info",
-                len(items),
-                f"the answer labels its zone {', '.join(sorted(labels)[:3])}; stored as {zone}",
+def answered_zone(top: dict[str, Any], items: list[Any], key: str, zone: str, label: str) -> None:
+    """Refuse an answer for another zone: its top-level ``zone``, or that of any point object in
+    ``items`` (``top[key]``), present and not ``zone``. Unless told
+    ``shouldUseFallbackCallerLookup=false``, the API answers for the caller's location when it
+    has no data for the zone asked for."""
+    found = [("the answer", top)] + [
+        (f"{key}[{i}]", item) for i, item in enumerate(items) if isinstance(item, dict)
+    ]
+    for where, obj in found:
+        if "zone" in obj and obj["zone"] != zone:
+            said = obj["zone"]
+            shown = repr(said[:40]) if isinstance(said, str) else _json.describe(said)
+            raise SignalDataError(
+                f"{where} is for zone {shown}, not {zone}: refused rather than stored as {zone}",
+                source=label,
             )
-        )
+
+
+def _notes(items: list[dict[str, Any]], wanted_factor: str | None) -> list[Issue]:
+    """A warning where the emission factor type of the points is not the one asked for."""
+    notes: list[Issue] = []
     factors = {str(obj["emissionFactorType"]) for obj in items if "emissionFactorType" in obj}
     if wanted_factor is not None and factors and factors != {wanted_factor}:
         notes.append(
@@ -121,12 +131,16 @@ def _factor_attrs(items: list[dict[str, Any]]) -> dict[str, str]:
     return {"emission_factor_type": ", ".join(factors)} if factors else {}
 
 
-def read_points(body: bytes, label: str) -> tuple[Points, list[dict[str, Any]], dict[str, Any]]:
-    """The points of a ``history`` or ``past-range`` answer, the point objects and the top
-    object. ``history`` answers hold the list under ``history``, ``past-range`` under ``data``."""
+def read_points(
+    body: bytes, label: str, zone: str
+) -> tuple[Points, list[dict[str, Any]], dict[str, Any]]:
+    """The points of a ``history`` or ``past-range`` answer for ``zone``, the point objects and
+    the top object. ``history`` answers hold the list under ``history``, ``past-range`` under
+    ``data``; an answer for another zone is refused (``answered_zone``)."""
     top = _json.as_object(_json.load(body, label), "the answer", label)
     key = "history" if "history" in top else "data"
     items = _json.as_list(_json.member(top, key, "the answer", label), key, label)
+    answered_zone(top, items, key, zone, label)
     points = Points()
     objects = [_point(item, f"{key}[{i}]", label, points) for i, item in enumerate(items)]
     return points, objects, top
@@ -143,8 +157,10 @@ def series_from(
     emission_factor: str | None = None,
     as_of: datetime | None = None,
 ) -> Series:
-    """Validated points as the provider's ``Series`` (issues in ``attrs["issues"]``)."""
-    notes = _notes(objects, top, zone, emission_factor)
+    """Validated points as the provider's ``Series`` (issues in ``attrs["issues"]``); the
+    points' objects and ``top`` must be for ``zone`` (``answered_zone``)."""
+    answered_zone(top, objects, "point", zone, label)
+    notes = _notes(objects, emission_factor)
     series, issues = _json.build(
         points, zone=zone, kind=kind, unit=UNIT, label=label, step_s=STEP_S, notes=notes
     )
@@ -155,7 +171,7 @@ def parse_history(
     body: bytes, zone: str, kind: SignalKind, label: str, emission_factor: str | None = None
 ) -> Series:
     """A ``/carbon-intensity/history`` or ``/carbon-intensity/past-range`` answer."""
-    points, objects, top = read_points(body, label)
+    points, objects, top = read_points(body, label, zone)
     return series_from(
         points, objects, top, zone=zone, kind=kind, label=label, emission_factor=emission_factor
     )
@@ -166,6 +182,7 @@ def parse_latest(
 ) -> Series:
     """A ``/carbon-intensity/latest`` answer: one point; ``as_of`` is its ``updatedAt``."""
     top = _json.as_object(_json.load(body, label), "the answer", label)
+    answered_zone(top, [], "point", zone, label)
     points = Points()
     _point(top, "the answer", label, points)
     updated = top.get("updatedAt")
@@ -186,6 +203,7 @@ def parse_forecast(body: bytes, zone: str, kind: SignalKind, label: str) -> Fore
     """A ``/carbon-intensity/forecast`` answer; ``updatedAt`` is when it was generated."""
     top = _json.as_object(_json.load(body, label), "the answer", label)
     items = _json.as_list(_json.member(top, "forecast", "the answer", label), "forecast", label)
+    answered_zone(top, items, "forecast", zone, label)
     generated = _json.instant(
         _json.member(top, "updatedAt", "the answer", label), "updatedAt", label
     )
@@ -228,7 +246,8 @@ class ElectricityMaps(Provider):
         emission_factor(options)
 
     def _params(self, zone: str, **more: str) -> dict[str, str]:
-        params = {"zone": zone, **more}
+        """The query of every request: the zone, with the caller-location fallback turned off."""
+        params = {"zone": zone, "shouldUseFallbackCallerLookup": "false", **more}
         factor = emission_factor(self.options)
         if factor is not None:
             params["emissionFactorType"] = factor
@@ -255,7 +274,7 @@ class ElectricityMaps(Provider):
         now = datetime.fromtimestamp(self.http.wall(), tz=UTC)
         if start >= now - HISTORY_SPAN:
             body = self._get(HISTORY, self._params(zone), f"{HISTORY} {zone}")
-            points, objects, top = read_points(body, label_of(HISTORY))
+            points, objects, top = read_points(body, label_of(HISTORY), zone)
             return self._series(points.within(start, end), objects, top, zone, kind, HISTORY)
         points, objects, top = Points(), [], {}
         for lo, hi in _json.windows(start, end, self.max_range_days):
@@ -264,7 +283,7 @@ class ElectricityMaps(Provider):
                 zone, start=_json.utc_text(lo, TIME_FORMAT), end=_json.utc_text(hi, TIME_FORMAT)
             )
             body = self._get(PAST_RANGE, params, f"{PAST_RANGE} {zone} {span}")
-            got, got_objects, top = read_points(body, label_of(PAST_RANGE))
+            got, got_objects, top = read_points(body, label_of(PAST_RANGE), zone)
             points.extend(got.within(lo, hi))
             objects += got_objects
         return self._series(points, objects, top, zone, kind, PAST_RANGE)

@@ -6,12 +6,23 @@ Docs: https://transparency.entsoe.eu/content/static_content/Static%20content/web
 ``GET https://web-api.tp.entsoe.eu/api?documentType=A44&in_Domain=<EIC>&out_Domain=<EIC>
 &periodStart=yyyyMMddHHmm&periodEnd=yyyyMMddHHmm&securityToken=<token>`` (times in UTC; the
 answer holds whole delivery days in the zone's own time; "one year range limit applies", so longer
-ranges are split). The token is a query parameter; it never enters a cache key or a message.
+ranges are split). Starts are floored and ends ceiled to the hour (``yyyyMMddHH00``, as entsoe-py
+sends them), so repeated live calls ask the same thing and share cache entries; the points outside
+the range asked for are dropped. The token is a query parameter; it never enters a cache key or a
+message.
 
-Zones map to bidding zones' EIC codes (``ZONE_EIC``), or ``region:`` gives the EIC code. The
-answers are read by ``entsoe_xml``: the ``Publication_MarketDocument``, the acknowledgement that
-stands for no data (its reason also explains an HTTP 400), and prices in USD/MWh (EUR at
-``extra.eur_usd`` or else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR).
+No data for a year is an acknowledgement with reason 999 "No matching data found", with HTTP 200
+or 400: in a range of several years it is tolerated when another year has prices (and raised when
+none has); any other acknowledgement is an error.
+
+Zones map to bidding zones' EIC codes (``ZONE_EIC``, from entsoe-py's ``mappings.Area``), or
+``region:`` gives the EIC code. ``DE`` and ``LU`` are not aliases of DE-LU: entsoe-py maps them to
+the former DE-AT-LU zone and to country/control areas, not to the DE-LU bidding zone. The answers
+are read by ``entsoe_xml``: the ``Publication_MarketDocument`` (only the SDAC day-ahead auction,
+classificationSequence 1, where a zone also publishes EXAA's), the acknowledgement that stands for
+no data (its reason also explains an HTTP 400), and prices in USD/MWh (EUR at ``extra.eur_usd`` or
+else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR). A document's ``createdDateTime`` is when ENTSO-E
+built the answer (about the download time), not when the prices were published.
 """
 
 from __future__ import annotations
@@ -21,7 +32,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from gridshift.domain import ConfigError, Forecast, Series, SignalDataError, SignalKind
+from gridshift.domain import (
+    ConfigError,
+    Forecast,
+    GridshiftError,
+    ProviderRequestError,
+    Series,
+    SignalDataError,
+    SignalKind,
+)
 from gridshift.domain.timeutil import require_utc
 from gridshift.signals.providers.base import Provider, ProviderOptions
 from gridshift.signals.providers.entsoe_xml import (
@@ -31,6 +50,8 @@ from gridshift.signals.providers.entsoe_xml import (
     Prices,
     acknowledgement_text,
     default_rates,
+    is_no_data,
+    no_prices_error,
     read_document,
     to_forecast,
     to_series,
@@ -58,6 +79,7 @@ ZONE_EIC: dict[str, str] = {
     "GR": "10YGR-HTSO-----Y",
     "HR": "10YHR-HEP------M",
     "HU": "10YHU-MAVIR----U",
+    "IT-CALA": "10Y1001C--00096J",
     "IT-CNO": "10Y1001A1001A70O",
     "IT-CSO": "10Y1001A1001A71M",
     "IT-NO": "10Y1001A1001A73I",
@@ -87,8 +109,13 @@ ZONE_EIC: dict[str, str] = {
 _EIC_RE = re.compile(r"^[0-9]{2}[A-Z0-9-]{13}[A-Z0-9-]$")
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+def _stamp(moment: datetime, *, up: bool = False) -> str:
+    """``moment`` in UTC as ``yyyyMMddHH00``: floored to the hour, or with ``up`` ceiled."""
+    utc = moment.astimezone(UTC)
+    hour = utc.replace(minute=0, second=0, microsecond=0)
+    if up and hour < utc:
+        hour += timedelta(hours=1)
+    return hour.strftime("%Y%m%d%H00")
 
 
 def _eic(zone: str, options: ProviderOptions) -> str:
@@ -143,15 +170,17 @@ class Entsoe(Provider):
         default_rates(options.extra)
 
     def _fetch(self, eic: str, start: datetime, end: datetime, ttl: float | None) -> bytes:
+        """The answer for the whole hours around ``start``..``end``."""
+        first, last = _stamp(start), _stamp(end, up=True)
         params = {
             "documentType": DOCUMENT_TYPE,
             "in_Domain": eic,
             "out_Domain": eic,
-            "periodStart": _stamp(start),
-            "periodEnd": _stamp(end),
+            "periodStart": first,
+            "periodEnd": last,
             "securityToken": self.credentials["ENTSOE_SECURITY_TOKEN"],
         }
-        what = f"entsoe A44 {eic} {_stamp(start)}-{_stamp(end)}"
+        what = f"entsoe A44 {eic} {first}-{last}"
         return self.http.get(self.http.base_url, params, cache_ttl_s=ttl, what=what).body
 
     def _raw(self, zone: str, start: datetime, end: datetime, ttl: float | None = None) -> Prices:
@@ -159,24 +188,19 @@ class Entsoe(Provider):
         self.check(zone, SignalKind.PRICE, self.options)
         eic, rates = _eic(zone, self.options), default_rates(self.options.extra)
         merged, cursor = Prices(), start
-        no_data: AcknowledgementError | None = None
+        no_data: GridshiftError | None = None  # the first "no matching data" answer
         while cursor < end:
             chunk_end = min(end, cursor + timedelta(days=self.max_range_days))
             part = Prices()
             try:
                 read_document(self._fetch(eic, cursor, chunk_end, ttl), LABEL, rates, part)
-            except AcknowledgementError as exc:  # a year without data; others may have some
-                no_data = no_data or exc
-            lo, hi = int(cursor.timestamp()), int(chunk_end.timestamp())
-            for moment, value in zip(part.times, part.values, strict=True):
-                if lo <= moment < hi:
-                    merged.times.append(moment)
-                    merged.values.append(value)
-            merged.non_numeric += part.non_numeric
-            if part.created is not None:
-                merged.created = max(merged.created or part.created, part.created)
+            except (AcknowledgementError, ProviderRequestError) as exc:
+                if not is_no_data(exc):  # another refusal (HTTP 200 or 400): not a quiet year
+                    raise
+                no_data = no_data or exc  # a year without data; others may have some
+            merged.extend(part, int(cursor.timestamp()), int(chunk_end.timestamp()))
             cursor = chunk_end
-        if no_data is not None and not merged.times:
+        if no_data is not None and not merged.times and not merged.other_only:
             raise no_data
         return merged
 
@@ -187,9 +211,10 @@ class Entsoe(Provider):
             raise ConfigError("end must be after start", field="end", value=end.isoformat())
         raw = self._raw(zone, start, end)
         if not raw.times:
-            raise SignalDataError(
+            raise no_prices_error(
+                raw,
                 f"no day-ahead prices from {start:%Y-%m-%dT%H:%MZ} to {end:%Y-%m-%dT%H:%MZ}",
-                source=LABEL,
+                LABEL,
             )
         return to_series(raw, zone, kind, LABEL)
 

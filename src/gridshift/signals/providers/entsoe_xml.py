@@ -9,12 +9,32 @@ matched by local name). Each ``TimeSeries`` carries ``currency_Unit.name`` (EUR)
 elements {``position`` (1-based), ``price.amount``}. With curve type A01 every position is
 present; with A03 ("variable sized block") a position whose price equals the previous one is left
 out, so missing positions are filled forward to the end of the period. A ``TimeSeries`` whose
-``contract_MarketAgreement.type`` is not A01 (day-ahead) is skipped. Overlapping points keep the
-first (finest resolution first), as ``build_series`` reports.
+``contract_MarketAgreement.type`` is not A01 (day-ahead) is skipped. A price is a plain ASCII
+decimal (``-12.5``, ``1e3``); anything else (``1_000``, non-ASCII digits, ``NaN``) is kept as a
+missing point and counted as non-numeric.
+
+Several auctions: where a zone has more than one day-ahead auction, each ``TimeSeries`` says which
+in ``classificationSequence_AttributeInstanceComponent.position``. For DE-LU and AT, 1 is the
+Single Day-Ahead Coupling (SDAC, gate closure 12:00 CE(S)T) and 2 the separate 10:15 EXAA auction.
+Only position 1 (``DAY_AHEAD_SEQUENCE``) and series without the element are read; the series'
+issues say so (``sequence``). Time that only another position covers (EXAA published, SDAC not
+yet) is left out with a warning (``day_ahead_missing``); an answer with nothing else is a
+``SignalDataError``: EXAA prices are never served as the day-ahead price.
+
+Resolutions: since the SDAC's 15-minute go-live (delivery from 2025-10-01) a range can hold hourly
+and 15-minute periods. A price holds for its whole period, so a coarser price is repeated over each
+step of the finest resolution present before validation (noted as ``resolution``). Overlapping
+points keep the first (finest resolution first, then document order), as ``build_series`` reports.
 
 No data is answered with an ``Acknowledgement_MarketDocument`` (``Reason`` {``code`` 999,
-``text`` "No matching data found ..."}), with HTTP 200 (a ``SignalDataError`` with the text here)
-or HTTP 400 (a ``ProviderRequestError`` from the HTTP layer).
+``text`` "No matching data found ..."}), with HTTP 200 (an ``AcknowledgementError`` with the text
+here) or HTTP 400 (a ``ProviderRequestError`` from the HTTP layer, whose message carries the same
+text through ``acknowledgement_text``); ``is_no_data`` tells either apart from other
+acknowledgements (ENTSO-E uses code 999 for other refusals too, so the text is checked as well).
+
+``createdDateTime`` is when ENTSO-E built this answer (about when it was downloaded), not when the
+prices were published: a forecast's ``generated_at`` is therefore at most the download time, an
+upper bound on when the prices became known.
 
 Prices become USD/MWh: EUR at ``extra.eur_usd`` or else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR
 (about the ECB euro reference rate's 2023-2024 average; set ``eur_usd`` for exact figures); another
@@ -29,38 +49,80 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from gridshift.domain import ConfigError, Forecast, Series, SignalDataError, SignalKind
+from gridshift.domain import (
+    ConfigError,
+    Forecast,
+    ProviderRequestError,
+    Series,
+    SignalDataError,
+    SignalKind,
+)
 from gridshift.domain.timeutil import as_np, require_utc
 from gridshift.signals.providers._readers import aware_utc, forecast_from, issue_summary
-from gridshift.signals.validate import Issue, RawPoints, build_series
+from gridshift.signals.validate import MAX_LOCATIONS, Issue, RawPoints, build_series
 
 NAME = "entsoe"
 SOURCE = "entsoe api"
 LABEL = "entsoe A44"
 DAY_AHEAD = "A01"  # contract_MarketAgreement.type of day-ahead prices
+DAY_AHEAD_SEQUENCE = 1  # classificationSequence position of the SDAC auction (DE-LU, AT)
+SEQUENCE_TAG = "classificationSequence_AttributeInstanceComponent.position"
+NO_DATA_REASON = "999"  # Reason.code of "No matching data found" (and of other refusals)
+NO_DATA_TEXT = "no matching data"
 DEFAULT_EUR_USD = 1.08
 MAX_PERIOD_SLOTS = 400 * 96  # a Period longer than this is refused (a normal one is a day)
 
 RESOLUTIONS: dict[str, int] = {"PT15M": 900, "PT30M": 1800, "PT60M": 3600, "PT1H": 3600}
 _CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 _POSITION_RE = re.compile(r"^[0-9]{1,9}$")
+_PRICE_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$", re.ASCII)
 _ENCODING_RE = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_ACK_PREFIX = "ENTSO-E answered with an acknowledgement: "
+_ACK_CODE_RE = re.compile(r"\(reason ([^()]{0,10})\)")
 
 
 @dataclass
 class Prices:
-    """Prices read from documents: Unix seconds, USD/MWh values, notes, the newest creation."""
+    """Prices read from documents: Unix seconds, USD/MWh values and the step (s) of the period
+    each came from; notes; the newest creation time.
+
+    ``sequence_points`` counts the points read from series that name the day-ahead auction's
+    sequence, ``other_sequences`` the other auctions' sequences left out, and ``other_only`` the
+    spans (start, end, step, sequence) that only another auction covers."""
 
     times: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     non_numeric: int = 0
     created: datetime | None = None
+    sequence_points: int = 0
+    other_sequences: set[int] = field(default_factory=set)
+    other_only: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def extend(self, other: Prices, lo: int | None = None, hi: int | None = None) -> None:
+        """Add ``other``'s prices with ``lo <= time < hi`` (each bound optional) and its notes."""
+        for moment, value, step in zip(other.times, other.values, other.steps, strict=True):
+            if (lo is None or lo <= moment) and (hi is None or moment < hi):
+                self.times.append(moment)
+                self.values.append(value)
+                self.steps.append(step)
+        for start, end, step, sequence in other.other_only:
+            start = start if lo is None else max(start, lo)
+            end = end if hi is None else min(end, hi)
+            if start < end:
+                self.other_only.append((start, end, step, sequence))
+        self.non_numeric += other.non_numeric
+        self.sequence_points += other.sequence_points
+        self.other_sequences |= other.other_sequences
+        if other.created is not None:
+            self.created = max(self.created or other.created, other.created)
 
 
 def _local(tag: object) -> str:
@@ -102,28 +164,66 @@ def _root(body: bytes, label: str) -> ET.Element:
 
 
 class AcknowledgementError(SignalDataError):
-    """ENTSO-E answered an Acknowledgement_MarketDocument (usually: no matching data)."""
+    """ENTSO-E answered an Acknowledgement_MarketDocument (usually: no matching data).
+
+    ``reasons`` are its (code, text) pairs."""
+
+    def __init__(
+        self, message: str, *, source: str | None = None, reasons: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message, source=source)
+        self.reasons = reasons
 
 
 def _acknowledgement(root: ET.Element, label: str) -> AcknowledgementError:
-    reasons = []
+    reasons: list[tuple[str, str]] = []
     for reason in _children(root, "Reason"):
         code, text = _child(reason, "code"), _child(reason, "text")
         said = " ".join((text.text or "").split())[:240] if text is not None else ""
         number = (code.text or "").strip()[:10] if code is not None else ""
-        reasons.append(f"{said or 'no reason text'}" + (f" (reason {number})" if number else ""))
+        reasons.append((number, said))
+    described = [
+        f"{said or 'no reason text'}" + (f" (reason {number})" if number else "")
+        for number, said in reasons[:3]
+    ]
     return AcknowledgementError(
-        f"ENTSO-E answered with an acknowledgement: {'; '.join(reasons[:3]) or 'no reason given'}",
+        f"{_ACK_PREFIX}{'; '.join(described) or 'no reason given'}",
         source=label,
+        reasons=tuple(reasons),
     )
 
 
 def acknowledgement_text(body: bytes) -> str | None:
-    """The reason of an acknowledgement answer (ENTSO-E sends one with HTTP 400 too), or None."""
+    """The reason of an acknowledgement answer (ENTSO-E sends one with HTTP 400 too), or None
+    when ``body`` is not one."""
     try:
-        return _acknowledgement(_root(body, "entsoe"), "entsoe").detail
+        root = _root(body, "entsoe")
     except SignalDataError:
         return None
+    if _local(root.tag) != "Acknowledgement_MarketDocument":
+        return None
+    return _acknowledgement(root, "entsoe").detail
+
+
+def is_no_data(error: Exception) -> bool:
+    """Whether ``error`` is ENTSO-E's "no matching data" acknowledgement: every reason has code
+    999 and the text says no matching data (999 also stands for other refusals, such as too much
+    data asked for). Answered with HTTP 200 it is an ``AcknowledgementError``; with HTTP 400 a
+    ``ProviderRequestError`` whose message holds ``acknowledgement_text``."""
+    if isinstance(error, AcknowledgementError):
+        return bool(error.reasons) and all(
+            code == NO_DATA_REASON and NO_DATA_TEXT in text.lower() for code, text in error.reasons
+        )
+    if isinstance(error, ProviderRequestError) and error.status == 400:
+        _, marker, said = error.detail.partition(_ACK_PREFIX)
+        found = _ACK_CODE_RE.findall(said)
+        return (
+            bool(marker)
+            and bool(found)
+            and all(code == NO_DATA_REASON for code in found)
+            and NO_DATA_TEXT in said.lower()
+        )
+    return False
 
 
 def _rate(currency: str, rates: Mapping[str, float], label: str) -> float:
@@ -161,10 +261,10 @@ def default_rates(extra: Mapping[str, str] | None = None) -> dict[str, float]:
 
 
 def _price(text: str | None) -> float:
-    try:
-        value = float(text) if text is not None else math.nan
-    except ValueError:
+    """A plain ASCII decimal, or NaN (``float`` alone would take ``1_000``, ``١٢`` and ``inf``)."""
+    if text is None or not _PRICE_RE.fullmatch(text):
         return math.nan
+    value = float(text)
     return value if math.isfinite(value) else math.nan
 
 
@@ -172,6 +272,21 @@ def _position(point: ET.Element, where: str, slots: int, label: str) -> int:
     text = _text(point, "position", where, label)
     if not _POSITION_RE.match(text) or not 1 <= int(text) <= slots:
         raise SignalDataError(f"{where}: position {text[:20]!r} is not in 1..{slots}", source=label)
+    return int(text)
+
+
+def _sequence(series: ET.Element, where: str, label: str) -> int | None:
+    """The ``classificationSequence_AttributeInstanceComponent.position`` of a ``TimeSeries``, or
+    None when it has none."""
+    element = _child(series, SEQUENCE_TAG)
+    text = None if element is None or element.text is None else element.text.strip()
+    if not text:
+        return None
+    if not _POSITION_RE.match(text):
+        raise SignalDataError(
+            f"{where}: classificationSequence position {text[:20]!r} is not a number",
+            source=label,
+        )
     return int(text)
 
 
@@ -199,11 +314,21 @@ def _period(period: ET.Element, where: str, label: str) -> tuple[int, int, int]:
     return int(start.timestamp()), step, span // step
 
 
-def _period_prices(
-    period: ET.Element, where: str, fill: bool, label: str
-) -> tuple[int, list[tuple[int, float]], int]:
-    """(step, [(time, price)], count of non-numeric prices) of one Period; with ``fill`` (curve
-    type A03) a left-out position repeats the price before it, to the end of the period."""
+@dataclass(frozen=True)
+class _PeriodPrices:
+    """One Period read: its span in Unix seconds, its step, its (time, price) points and the
+    count of non-numeric prices."""
+
+    start: int
+    end: int
+    step: int
+    points: list[tuple[int, float]]
+    non_numeric: int
+
+
+def _period_prices(period: ET.Element, where: str, fill: bool, label: str) -> _PeriodPrices:
+    """The prices of one Period; with ``fill`` (curve type A03) a left-out position repeats the
+    price before it, to the end of the period."""
     start, step, slots = _period(period, where, label)
     given: dict[int, float] = {}
     bad = 0
@@ -223,11 +348,47 @@ def _period_prices(
         if current is not None:
             out.append((start + (position - 1) * step, current))
         last = current
-    return step, out, bad
+    return _PeriodPrices(start, start + step * slots, step, out, bad)
 
 
-def read_document(body: bytes, label: str, rates: Mapping[str, float], raw: Prices) -> None:
-    """Add a Publication_MarketDocument's day-ahead prices (USD/MWh) to ``raw``."""
+def _uncovered(start: int, end: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[start, end)`` outside the sorted, disjoint intervals ``covered``."""
+    out: list[tuple[int, int]] = []
+    cursor = start
+    for lo, hi in covered:
+        if hi <= cursor:
+            continue
+        if lo >= end:
+            break
+        if lo > cursor:
+            out.append((cursor, lo))
+        cursor = max(cursor, hi)
+        if cursor >= end:
+            break
+    if cursor < end:
+        out.append((cursor, end))
+    return out
+
+
+def _merged(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def read_document(
+    body: bytes,
+    label: str,
+    rates: Mapping[str, float],
+    raw: Prices,
+    sequence: int = DAY_AHEAD_SEQUENCE,
+) -> None:
+    """Add a Publication_MarketDocument's day-ahead prices (USD/MWh) to ``raw``: the series of
+    auction ``sequence`` and those that name none (see the module docstring)."""
     root = _root(body, label)
     kind = _local(root.tag)
     if kind == "Acknowledgement_MarketDocument":
@@ -237,7 +398,8 @@ def read_document(body: bytes, label: str, rates: Mapping[str, float], raw: Pric
     created_text = _text(root, "createdDateTime", "the document", label)
     created = aware_utc(created_text, "createdDateTime", label)
     raw.created = created if raw.created is None else max(raw.created, created)
-    periods: list[tuple[int, list[tuple[int, float]], float]] = []
+    kept: list[tuple[_PeriodPrices, float]] = []  # with the USD rate
+    others: list[tuple[int, int, int, int]] = []  # (start, end, step, sequence)
     series = list(_children(root, "TimeSeries"))
     if not series:
         raise SignalDataError("the document holds no TimeSeries", source=label)
@@ -245,6 +407,13 @@ def read_document(body: bytes, label: str, rates: Mapping[str, float], raw: Pric
         where = f"TimeSeries {s}"
         contract = _child(ts, "contract_MarketAgreement.type")
         if contract is not None and (contract.text or "").strip() not in ("", DAY_AHEAD):
+            continue
+        position = _sequence(ts, where, label)
+        if position is not None and position != sequence:  # another auction (EXAA): its span
+            for p, period in enumerate(_children(ts, "Period"), 1):
+                start, step, slots = _period(period, f"{where} Period {p}", label)
+                others.append((start, start + step * slots, step, position))
+            raw.other_sequences.add(position)
             continue
         rate = _rate(_text(ts, "currency_Unit.name", where, label), rates, label)
         measure = _text(ts, "price_Measure_Unit.name", where, label)
@@ -255,19 +424,46 @@ def read_document(body: bytes, label: str, rates: Mapping[str, float], raw: Pric
         curve = _child(ts, "curveType")
         fill = curve is not None and (curve.text or "").strip() == "A03"
         for p, period in enumerate(_children(ts, "Period"), 1):
-            step, prices, bad = _period_prices(period, f"{where} Period {p}", fill, label)
-            periods.append((step, prices, rate))
-            raw.non_numeric += bad
-    for _step, prices, rate in sorted(periods, key=lambda item: item[0]):  # finest first
-        for moment, price in prices:
+            read = _period_prices(period, f"{where} Period {p}", fill, label)
+            kept.append((read, rate))
+            raw.non_numeric += read.non_numeric
+            if position is not None:
+                raw.sequence_points += len(read.points)
+    covered = _merged([(read.start, read.end) for read, _ in kept])
+    for start, end, step, position in others:
+        for lo, hi in _uncovered(start, end, covered):
+            raw.other_only.append((lo, hi, step, position))
+    for read, rate in sorted(kept, key=lambda item: item[0].step):  # finest first, then in order
+        for moment, price in read.points:
             raw.times.append(moment)
             raw.values.append(price * rate)
+            raw.steps.append(read.step)
 
 
-def to_series(raw: Prices, zone: str, kind: SignalKind, label: str) -> Series:
-    """The prices read as a validated ``Series`` (``build_series``)."""
-    if not raw.times:
-        raise SignalDataError("the answer holds no price points", source=label)
+def _iso(moment: int) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _other_auction_error(raw: Prices, label: str) -> SignalDataError:
+    spans = ", ".join(f"{_iso(lo)}..{_iso(hi)}" for lo, hi, _, _ in raw.other_only[:3])
+    sequences = ", ".join(str(s) for s in sorted(raw.other_sequences))
+    return SignalDataError(
+        f"the day-ahead auction (classificationSequence position {DAY_AHEAD_SEQUENCE}, SDAC) has "
+        f"no prices for {spans}; only position {sequences} (another auction, such as EXAA) has, "
+        "and those are not served as day-ahead prices",
+        source=label,
+        hint="the SDAC results follow the 12:00 CE(S)T gate closure; try again later",
+    )
+
+
+def no_prices_error(raw: Prices, message: str, label: str) -> SignalDataError:
+    """The error for ``raw`` without prices: ``message``, unless only another auction had some."""
+    if raw.other_only:
+        return _other_auction_error(raw, label)
+    return SignalDataError(message, source=label)
+
+
+def _notes(raw: Prices, repeated: int, finest: int) -> list[Issue]:
     notes = []
     if raw.non_numeric:
         notes.append(
@@ -278,32 +474,107 @@ def to_series(raw: Prices, zone: str, kind: SignalKind, label: str) -> Series:
                 f"{raw.non_numeric} price(s) are not numbers; kept as missing",
             )
         )
-    # Several TimeSeries are concatenated: order by time (stably, so the first of equal times,
-    # the finest resolution, is the one kept) before validation.
-    order = np.argsort(np.asarray(raw.times, dtype=np.int64), kind="stable")
+    if raw.sequence_points or raw.other_sequences:
+        left_out = ", ".join(str(s) for s in sorted(raw.other_sequences)) or "none"
+        notes.append(
+            Issue(
+                "sequence",
+                "info",
+                raw.sequence_points,
+                f"prices of classificationSequence position {DAY_AHEAD_SEQUENCE} (the SDAC "
+                f"day-ahead auction); other positions left out: {left_out}",
+            )
+        )
+    if raw.other_only:
+        steps = sum((hi - lo) // step for lo, hi, step, _ in raw.other_only)
+        notes.append(
+            Issue(
+                "day_ahead_missing",
+                "warning",
+                steps,
+                f"{steps} step(s) have prices only from another auction (classificationSequence "
+                f"position {', '.join(str(s) for s in sorted(raw.other_sequences))}), not from the "
+                "day-ahead auction; left out",
+                tuple(
+                    f"{_iso(lo)}..{_iso(hi)} (position {seq})"
+                    for lo, hi, _, seq in raw.other_only[:MAX_LOCATIONS]
+                ),
+            )
+        )
+    if repeated:
+        notes.append(
+            Issue(
+                "resolution",
+                "info",
+                repeated,
+                f"{repeated} price(s) of a coarser resolution repeated over each {finest // 60}-"
+                "minute step (a price holds for its whole period)",
+            )
+        )
+    return notes
+
+
+_Int64s = npt.NDArray[np.int64]
+
+
+def _on_finest_step(
+    raw: Prices,
+) -> tuple[_Int64s, npt.NDArray[np.float64], _Int64s, _Int64s, int, int]:
+    """(times, values, steps, index of each point's source in ``raw``) with every price on the
+    finest step present: a coarser price is repeated over the finer steps of its period, as it
+    holds for all of them. Also the number of coarser prices repeated, and the finest step."""
+    times = np.asarray(raw.times, dtype=np.int64)
+    values = np.asarray(raw.values, dtype=np.float64)
+    steps = np.asarray(raw.steps, dtype=np.int64)
+    finest = int(steps.min())
+    source = np.arange(len(times), dtype=np.int64)
+    coarse = steps != finest
+    if not coarse.any() or bool(np.any(steps % finest)):
+        return times, values, steps, source, 0, finest
+    counts = steps // finest
+    source = np.repeat(source, counts)
+    first = np.cumsum(counts) - counts
+    offsets = (np.arange(len(source), dtype=np.int64) - np.repeat(first, counts)) * finest
+    return times[source] + offsets, values[source], steps[source], source, int(coarse.sum()), finest
+
+
+def to_series(raw: Prices, zone: str, kind: SignalKind, label: str) -> Series:
+    """The prices read as a validated ``Series`` (``build_series``)."""
+    if not raw.times:
+        raise no_prices_error(raw, "the answer holds no price points", label)
+    times, values, steps, source, repeated, finest = _on_finest_step(raw)
+    # Several TimeSeries are concatenated: order by time, then step (stably, so of equal times
+    # the finest resolution, then the first in the documents, is the one kept) before validation.
+    order = np.lexsort((steps, times))
     points = RawPoints(
-        times=pd.Series(np.asarray(raw.times, dtype=np.int64)[order], dtype="int64"),
-        values=pd.Series(np.asarray(raw.values, dtype=np.float64)[order], dtype="float64"),
-        rows=(order + 1).astype(np.int64),
+        times=pd.Series(times[order], dtype="int64"),
+        values=pd.Series(values[order], dtype="float64"),
+        rows=(source[order] + 1).astype(np.int64),
         unit="usd_per_mwh",
         naive_times="reject",
-        notes=notes,
+        notes=_notes(raw, repeated, finest),
     )
     series, issues = build_series(points, zone=zone, kind=kind, source=label)
     return replace(series, source=SOURCE, attrs=issue_summary(issues))
 
 
 def to_forecast(raw: Prices, zone: str, kind: SignalKind, now: datetime, label: str) -> Forecast:
-    """The prices read from the step holding ``now`` on, as of the newest ``createdDateTime`` (or
-    ``now`` when that is later)."""
+    """The prices whose step ends after ``now`` (the step holding ``now`` on), as of the newest
+    ``createdDateTime`` (or ``now`` when that is later)."""
     series = to_series(raw, zone, kind, label)
     assert raw.created is not None
     generated = min(raw.created, now)
+    cut = max(as_np(generated), as_np(now))
+    # Filtered here, so that ``forecast_from`` gets only points to keep whichever way it cuts.
+    ahead = series.times + np.timedelta64(series.step_s, "s") > cut
+    if not ahead.any():
+        raise SignalDataError(f"no prices published from {now:%Y-%m-%dT%H:%MZ} on", source=label)
+    kept = series.with_points(series.times[ahead], series.values[ahead], series.quality[ahead])
     return forecast_from(
-        series,
-        max(as_np(generated), as_np(now)) - np.timedelta64(series.step_s, "s"),
+        kept,
+        kept.times[0],
         generated=generated,
-        step_s=series.step_s,
+        step_s=kept.step_s,
         model=NAME,
         empty=f"no prices published from {now:%Y-%m-%dT%H:%MZ} on",
         label=label,
@@ -333,8 +604,8 @@ def parse_forecast(
 ) -> Forecast:
     """The prices of an A44 answer from the step holding ``now`` on, as a ``Forecast``.
 
-    ``as_of`` and ``generated_at`` are the document's ``createdDateTime``, or ``now`` when that
-    is later (a clock ahead of ours)."""
+    ``as_of`` and ``generated_at`` are the document's ``createdDateTime`` (when ENTSO-E built the
+    answer), or ``now`` when that is later (a clock ahead of ours)."""
     raw = Prices()
     read_document(body, label, default_rates() if rates is None else rates, raw)
     return to_forecast(raw, zone, kind, require_utc(now, "now"), label)

@@ -10,7 +10,10 @@ National (``options.region`` unset), answers ``{"data": [period, ...]}``:
 - ``/intensity``: the current half hour;
 - ``/intensity/{from}/{to}``: a range of at most 14 days, so longer ranges are asked for in
   14-day windows and merged (each window kept to ``[from, to)``: the API also returns the
-  period that ends at ``from``);
+  period that ends at ``from``). A range that crosses 1 January returns nothing after
+  31 December (a known API bug: carbon-intensity/api-definitions issue 12), so windows are also
+  cut at every 1 January 00:00Z, as the ``carbonintensity-api`` client's ``normalise_dates``
+  does;
 - ``/intensity/{from}/fw48h``: the forecast for the 48 hours from ``from``.
 
 Regional (``options.region`` a region id 1-17; regional periods carry no ``actual``, only
@@ -70,6 +73,16 @@ FORECAST = "/intensity/{from}/fw48h"
 REGIONAL_LATEST = "/regional/regionid/{id}"
 REGIONAL_RANGE = "/regional/intensity/{from}/{to}/regionid/{id}"
 REGIONAL_FORECAST = "/regional/intensity/{from}/fw48h/regionid/{id}"
+
+
+def new_years(start: datetime, end: datetime) -> list[datetime]:
+    """Every 1 January 00:00Z after ``start`` and before ``end``: where a range request must end
+    (the API answers nothing past 31 December for a range that crosses one)."""
+    return [
+        moment
+        for year in range(start.year + 1, end.year + 1)
+        if start < (moment := datetime(year, 1, 1, tzinfo=UTC)) < end
+    ]
 
 
 def label_of(template: str) -> str:
@@ -236,7 +249,8 @@ class UkCarbonIntensity(Provider):
         return parse_history(body, zone, kind, label_of(template), as_of=self._now())
 
     def history(self, zone: str, kind: SignalKind, start: datetime, end: datetime) -> Series:
-        """Half hours with ``start <= from < end``, in windows of at most 14 days."""
+        """Half hours with ``start <= from < end``, in windows of at most 14 days that never cross
+        1 January 00:00Z."""
         self.check(zone, kind, self.options)
         start, end = require_utc(start, "start"), require_utc(end, "end")
         if end <= start:
@@ -245,7 +259,8 @@ class UkCarbonIntensity(Provider):
         template = RANGE if region is None else REGIONAL_RANGE
         label = label_of(template)
         points, found = Points(), None
-        for lo, hi in _json.windows(start, end, self.max_range_days):
+        cuts = new_years(start, end)
+        for lo, hi in _json.windows(start, end, self.max_range_days, cuts):
             body = self._get(
                 template,
                 **{"from": _json.utc_text(lo, TIME_FORMAT), "to": _json.utc_text(hi, TIME_FORMAT)},

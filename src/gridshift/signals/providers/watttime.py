@@ -8,11 +8,15 @@ Docs: https://docs.watttime.org/ (OpenAPI: https://docs.watttime.org/openapi.jso
 - ``GET /v3/region-from-loc?latitude=&longitude=&signal_type=co2_moer`` ->
   ``{"region": "ISONE_WCMA", "region_full_name": "...", "signal_type": "co2_moer"}``; used when the
   signal's ``extra`` gives ``latitude``/``longitude`` and no ``region``.
-- ``GET /v3/historical?region=&start=&end=&signal_type=co2_moer`` -> ``{"data": [{"point_time":
-  "2022-07-15T00:00:00+00:00", "value": 870, "imputed_data_used": true, ...}], "meta":
-  {"data_point_period_seconds": 300, "units": "lbs_co2_per_mwh", ...}}``. ``start`` and ``end`` are
-  both inclusive and need a zone; "each query is limited to 32 days of data", so longer ranges are
-  split. Points with ``imputed_data_used`` are marked estimated.
+- ``GET /v3/historical?region=&start=&end=&signal_type=co2_moer&include_imputed_marker=true`` ->
+  ``{"data": [{"point_time": "2022-07-15T00:00:00+00:00", "value": 870, "imputed_data_used":
+  true, ...}], "meta": {"data_point_period_seconds": 300, "units": "lbs_co2_per_mwh", "model":
+  {"date": "2023-03-01", ...}, ...}}``. ``start`` and ``end`` are both inclusive and need a zone;
+  "each query is limited to 32 days of data", so longer ranges are split (answers from different
+  ``meta.model.date`` are merged with an info issue, ``model_version``). ``imputed_data_used`` is
+  only in the answer when ``include_imputed_marker=true`` is asked for, so it always is; points
+  with it are marked estimated. ``latest()`` asks for whole 5-minute steps, so calls within one
+  step share a cached answer.
 - ``GET /v3/forecast?region=&signal_type=co2_moer&horizon_hours=`` -> ``{"data": [{"point_time",
   "value"}], "meta": {"generated_at": ..., "data_point_period_seconds": 300, "units": ...}}``; the
   forecast keeps the native step and the provider's ``generated_at``.
@@ -66,12 +70,10 @@ DEFAULT_HORIZON_HOURS = 24
 MAX_HORIZON_HOURS = 72
 LIVE_CACHE_TTL_S = 60.0  # forecast, index and latest answers are reused this long at most
 
-# Electricity Maps zone -> WattTime region, only where the match is certain. WattTime splits some
-# balancing authorities into sub-regions; a zone that spans several needs ``region`` or
-# ``extra.latitude``/``extra.longitude`` instead.
-ZONE_REGIONS: dict[str, str] = {
-    "US-CAL-CISO": "CAISO_NORTH",  # WattTime's free preview region (CAISO, northern California)
-}
+# No zone has a default region: WattTime splits balancing authorities into sub-regions (CAISO
+# into CAISO_NORTH, CAISO_ESCONDIDO, ...), so a zone does not say which one; a source gives
+# ``region`` or ``extra.latitude``/``extra.longitude`` (looked up with /v3/region-from-loc).
+REGION_FIX = "region: CAISO_NORTH (a WattTime region, see /v3/my-access), or latitude/longitude"
 
 
 def _extra_float(options: ProviderOptions, key: str, low: float, high: float) -> float | None:
@@ -132,15 +134,14 @@ class WattTime(Provider):
         lat = _extra_float(options, "latitude", -90.0, 90.0)
         lon = _extra_float(options, "longitude", -180.0, 180.0)
         _horizon_hours(options)
-        if options.region or (lat is not None and lon is not None) or zone in ZONE_REGIONS:
+        if options.region or (lat is not None and lon is not None):
             return
         raise ConfigError(
-            "no WattTime region known for this zone",
-            field="zone",
-            value=zone,
-            accepted=", ".join(sorted(ZONE_REGIONS)),
-            hint=f"accepted: {', '.join(sorted(ZONE_REGIONS))}; otherwise set region: (a "
-            "WattTime region such as CAISO_NORTH) or extra latitude and longitude",
+            f"WattTime needs a region for zone {zone}: it splits grids into sub-regions, so a "
+            "zone does not say which",
+            field="region",
+            accepted=REGION_FIX,
+            hint=f"set {REGION_FIX}",
         )
 
     # -- authentication
@@ -180,7 +181,7 @@ class WattTime(Provider):
     # -- region
 
     def region(self, zone: str) -> str:
-        """The WattTime region: ``region``, else looked up from latitude/longitude, else mapped."""
+        """The WattTime region: ``region``, else looked up from latitude/longitude."""
         if self.options.region:
             return self.options.region
         lat = _extra_float(self.options, "latitude", -90.0, 90.0)
@@ -197,15 +198,16 @@ class WattTime(Provider):
                 answer = self._get("/v3/region-from-loc", params, what)
                 self._regions[key] = parse_region(answer.body, what)
             return self._regions[key]
-        if zone in ZONE_REGIONS:
-            return ZONE_REGIONS[zone]
         self.check(zone, SignalKind.MARGINAL, self.options)  # raises the ConfigError
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- data
 
-    def _raw_range(self, region: str, start: datetime, end: datetime) -> DataPoints:
-        """Every point with ``start <= point_time < end``, in requests of at most 32 days."""
+    def _raw_range(
+        self, region: str, start: datetime, end: datetime, cache_ttl_s: float | None = None
+    ) -> DataPoints:
+        """Every point with ``start <= point_time < end``, in requests of at most 32 days, each
+        asking for the imputed-data marker."""
         what = "watttime /v3/historical"
         merged = DataPoints([], [], [], UNITS["lbs_co2_per_mwh"], None, {})
         cursor = start
@@ -216,19 +218,31 @@ class WattTime(Provider):
                 "start": utc_iso(cursor),
                 "end": utc_iso(chunk_end - timedelta(seconds=1)),  # ``end`` is inclusive
                 "signal_type": SIGNAL_TYPE,
+                "include_imputed_marker": "true",  # else no point says imputed_data_used
             }
-            points = read_points(self._get("/v3/historical", params, what).body, what)
+            answer = self._get("/v3/historical", params, what, cache_ttl_s=cache_ttl_s)
+            points = read_points(answer.body, what)
             merged = merge_points(merged, points, cursor, chunk_end, what)
             cursor = chunk_end
         return merged
 
     def history(self, zone: str, kind: SignalKind, start: datetime, end: datetime) -> Series:
+        return self._history(zone, kind, start, end)
+
+    def _history(
+        self,
+        zone: str,
+        kind: SignalKind,
+        start: datetime,
+        end: datetime,
+        cache_ttl_s: float | None = None,
+    ) -> Series:
         self.check(zone, kind, self.options)
         start, end = require_utc(start, "start"), require_utc(end, "end")
         if end <= start:
             raise ConfigError("end must be after start", field="end", value=end.isoformat())
         label = "watttime /v3/historical"
-        points = self._raw_range(self.region(zone), start, end)
+        points = self._raw_range(self.region(zone), start, end, cache_ttl_s)
         if not points.times:
             raise SignalDataError(
                 f"no MOER data from {utc_iso(start)} to {utc_iso(end)}", source=label
@@ -236,9 +250,15 @@ class WattTime(Provider):
         return to_series(points, zone, kind, label)
 
     def latest(self, zone: str, kind: SignalKind) -> Series:
-        now = datetime.fromtimestamp(self.http.wall(), UTC)
-        window = timedelta(seconds=max(self.options.staleness_s, 3600))
-        return self.history(zone, kind, now - window, now + timedelta(seconds=1))
+        """The recent hours (the staleness limit, at least one), in whole 5-minute steps: from
+        the step holding ``now - window`` to the end of the step holding now, so every call within
+        one step asks the same and shares a cached answer (for ``LIVE_CACHE_TTL_S`` at most)."""
+        step = self.step_s
+        now = int(self.http.wall())
+        window = max(self.options.staleness_s, 3600)
+        start = datetime.fromtimestamp((now - window) // step * step, UTC)
+        end = datetime.fromtimestamp(now // step * step + step, UTC)
+        return self._history(zone, kind, start, end, cache_ttl_s=LIVE_CACHE_TTL_S)
 
     def forecast(self, zone: str, kind: SignalKind) -> Forecast:
         self.check(zone, kind, self.options)

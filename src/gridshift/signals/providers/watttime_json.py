@@ -3,9 +3,11 @@ or a value; ``watttime`` makes the calls (its docstring shows each endpoint's pa
 
 The ``parse_*`` functions return their result or raise ``SignalDataError``: nothing else escapes
 them. MOER values in lbs CO2/MWh (``meta.units`` ``lbs_co2_per_mwh``) become g/kWh
-(x 0.45359237); points with ``imputed_data_used`` are marked estimated; a forecast keeps the native
-step (``meta.data_point_period_seconds``) and the provider's ``meta.generated_at``. The signal
-index is a 0-100 percentile of the MOER, a rank, not an emissions rate.
+(x 0.45359237); points with ``imputed_data_used`` (in answers asked for with
+``include_imputed_marker=true``) are marked estimated; answers merged from several
+``meta.model.date`` are noted (info, ``model_version``); a forecast keeps the native step
+(``meta.data_point_period_seconds``) and the provider's ``meta.generated_at``, from the step that
+holds it on. The signal index is a 0-100 percentile of the MOER, a rank, not an emissions rate.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from gridshift.domain import Forecast, Series, SignalDataError, SignalKind
 from gridshift.domain.timeutil import as_np, require_utc
 from gridshift.signals.providers._json import describe, load
 from gridshift.signals.providers._readers import aware_utc, forecast_from, issue_summary, utc_iso
-from gridshift.signals.validate import RawPoints, build_series
+from gridshift.signals.validate import Issue, RawPoints, build_series
 
 NAME = "watttime"
 SIGNAL_TYPE = "co2_moer"
@@ -40,7 +42,8 @@ REGION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 @dataclass(frozen=True)
 class DataPoints:
-    """One answer's points, before validation: ISO time strings, values, estimated flags."""
+    """One answer's points, before validation: ISO time strings, values, estimated flags; and
+    ``models``, for each answer merged in, its ``meta.model.date`` and how many points it gave."""
 
     times: list[str]
     values: list[float | str]
@@ -48,6 +51,7 @@ class DataPoints:
     unit: str
     step_s: int | None
     meta: Mapping[str, Any]
+    models: tuple[tuple[str, int], ...] = ()
 
 
 def _object(value: Any, what: str, label: str) -> dict[str, Any]:
@@ -116,6 +120,13 @@ def _check_signal_type(meta: Mapping[str, Any], label: str) -> None:
         )
 
 
+def _model_date(meta: Mapping[str, Any]) -> str | None:
+    """``meta.model.date`` (the model version), where the answer states one as text."""
+    model = meta.get("model")
+    date = model.get("date") if isinstance(model, dict) else None
+    return date.strip()[:40] if isinstance(date, str) and date.strip() else None
+
+
 def read_points(body: bytes, label: str) -> DataPoints:
     """The ``data`` points and ``meta`` of a /v3/historical or /v3/forecast answer."""
     root = _object(load(body, label), "the answer", label)
@@ -141,17 +152,22 @@ def read_points(body: bytes, label: str) -> DataPoints:
             raise SignalDataError(f"data[{i}] has no value", source=label)
         values.append(_number(point["value"]))
         estimated.append(point.get("imputed_data_used") is True)
-    return DataPoints(times, values, estimated, unit, step_s, meta)
+    model = _model_date(meta)
+    models = () if model is None or not times else ((model, len(times)),)
+    return DataPoints(times, values, estimated, unit, step_s, meta, models)
 
 
 def merge_points(
     merged: DataPoints, points: DataPoints, start: datetime, end: datetime, label: str
 ) -> DataPoints:
-    """``merged`` plus the points of ``points`` inside ``[start, end)`` (chunks overlap nothing)."""
+    """``merged`` plus the points of ``points`` inside ``[start, end)`` (chunks overlap nothing),
+    with the model version of the points kept."""
     if points.unit != merged.unit:
         raise SignalDataError(f"units changed between answers ({points.unit})", source=label)
     lo, hi = start.timestamp(), end.timestamp()
     keep = [i for i, text in enumerate(points.times) if _inside(text, lo, hi)]
+    model = _model_date(points.meta)
+    models = merged.models + (((model, len(keep)),) if model is not None and keep else ())
     return DataPoints(
         merged.times + [points.times[i] for i in keep],
         merged.values + [points.values[i] for i in keep],
@@ -159,6 +175,7 @@ def merge_points(
         merged.unit,
         merged.step_s or points.step_s,
         points.meta,
+        models,
     )
 
 
@@ -173,8 +190,28 @@ def _inside(text: str, lo: float, hi: float) -> bool:
         return True
 
 
+def model_notes(models: tuple[tuple[str, int], ...]) -> list[Issue]:
+    """An info issue where merged answers came from different model versions (the official
+    client checks ``meta.model.date`` is the same across chunks): the data are kept, the points
+    from another version than the first counted, and every version named."""
+    dates = list(dict.fromkeys(date for date, _ in models))
+    if len(dates) < 2:
+        return []
+    others = sum(count for date, count in models if date != dates[0])
+    return [
+        Issue(
+            "model_version",
+            "info",
+            others,
+            f"the answers come from {len(dates)} WattTime model versions "
+            f"({', '.join(dates[:4])}): {others} point(s) are not from model {dates[0]}",
+        )
+    ]
+
+
 def to_series(points: DataPoints, zone: str, kind: SignalKind, label: str) -> Series:
-    """The points as a validated ``Series`` (``build_series``) in g/kWh."""
+    """The points as a validated ``Series`` (``build_series``) in g/kWh; merged answers of
+    different model versions are noted (``model_notes``)."""
     if not points.times:
         raise SignalDataError("the answer holds no data points", source=label)
     raw = RawPoints(
@@ -184,6 +221,7 @@ def to_series(points: DataPoints, zone: str, kind: SignalKind, label: str) -> Se
         unit=points.unit,
         naive_times="reject",
         estimated=np.array(points.estimated, dtype=bool),
+        notes=model_notes(points.models),
     )
     try:
         series, issues = build_series(raw, zone=zone, kind=kind, source=label)
@@ -202,8 +240,9 @@ def parse_forecast(
 ) -> Forecast:
     """A /v3/forecast answer as a ``Forecast`` as of its ``meta.generated_at``.
 
-    Points more than one step before ``generated_at`` are dropped; the step is the payload's
-    ``data_point_period_seconds`` (5 minutes for co2_moer). Given ``now``, a ``generated_at`` after
+    Points whose step ended at or before ``generated_at`` are dropped (the first kept is the step
+    holding it); the step is the payload's ``data_point_period_seconds`` (5 minutes for
+    co2_moer). Given ``now``, a ``generated_at`` after
     it (a clock ahead of ours) is taken as ``now``, so the forecast is never dated in the future."""
     points = read_points(body, label)
     generated = _time(points.meta.get("generated_at"), "meta.generated_at", label)
@@ -215,11 +254,11 @@ def parse_forecast(
     try:
         return forecast_from(
             series,
-            as_np(generated) - np.timedelta64(points.step_s, "s"),
+            as_np(generated),
             generated=generated,
             step_s=points.step_s,
             model=NAME,
-            empty=f"no forecast point at or after generated_at {utc_iso(generated)}",
+            empty=f"no forecast point ends after generated_at {utc_iso(generated)}",
             label=label,
         )
     except ValueError as exc:
