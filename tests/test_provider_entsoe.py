@@ -54,11 +54,8 @@ from gridshift.domain import (
 )
 from gridshift.signals.providers import ProviderOptions, make_provider
 from gridshift.signals.providers.entsoe import ZONE_EIC, Entsoe
-from gridshift.signals.providers.entsoe_xml import (
-    DEFAULT_EUR_USD,
-    parse_document,
-    parse_forecast,
-)
+from gridshift.signals.providers.entsoe_prices import DEFAULT_EUR_USD
+from gridshift.signals.providers.entsoe_xml import parse_document, parse_forecast
 
 fixture = fixture_loader("entsoe")
 P = SignalKind.PRICE

@@ -20,6 +20,7 @@ from gridshift.domain import (
     UserError,
 )
 from gridshift.signals.providers import http as provider_http
+from gridshift.signals.providers import ratelimit
 from gridshift.signals.providers.http import (
     HttpPolicy,
     ProviderHttp,
@@ -58,7 +59,7 @@ def client(
     cache: ResponseCache | None = None,
     name: str = "test-provider",
 ) -> ProviderHttp:
-    provider_http._LIMITERS.pop(name, None)
+    ratelimit._LIMITERS.pop(name, None)
     return ProviderHttp(
         name,
         "https://api.example.test/v1",
@@ -449,7 +450,7 @@ def test_a_redirect_is_not_followed_and_keeps_the_key_at_home() -> None:
 def test_an_invalid_base_url_is_a_request_error(base_url: str) -> None:
     handler, seen = sequence(httpx.Response(200, content=b"x"))
     fake = FakeTime()
-    provider_http._LIMITERS.pop("bad-url", None)
+    ratelimit._LIMITERS.pop("bad-url", None)
     http = ProviderHttp(
         "bad-url",
         base_url,

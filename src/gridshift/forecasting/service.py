@@ -19,6 +19,7 @@ provider's fault.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -363,16 +364,9 @@ def _finish(got: Forecast, fallback: bool, notes: list[str]) -> Forecast:
             fallback = True
     if lower is not None and upper is not None and (np.isnan(lower).any() or np.isnan(upper).any()):
         lower = upper = None
-    return Forecast(
-        zone=got.zone,
-        kind=got.kind,
-        unit=got.unit,
-        as_of=got.as_of,
-        generated_at=got.generated_at,
-        times=got.times,
+    return dataclasses.replace(
+        got,
         values=values,
-        step_s=got.step_s,
-        model=got.model,
         lower=lower,
         upper=upper,
         quality="fallback" if fallback else "ok",

@@ -19,10 +19,11 @@ Zones map to bidding zones' EIC codes (``ZONE_EIC``, from entsoe-py's ``mappings
 ``region:`` gives the EIC code. ``DE`` and ``LU`` are not aliases of DE-LU: entsoe-py maps them to
 the former DE-AT-LU zone and to country/control areas, not to the DE-LU bidding zone. The answers
 are read by ``entsoe_xml``: the ``Publication_MarketDocument`` (only the SDAC day-ahead auction,
-classificationSequence 1, where a zone also publishes EXAA's), the acknowledgement that stands for
-no data (its reason also explains an HTTP 400), and prices in USD/MWh (EUR at ``extra.eur_usd`` or
-else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR). A document's ``createdDateTime`` is when ENTSO-E
-built the answer (about the download time), not when the prices were published.
+classificationSequence 1, where a zone also publishes EXAA's) and the acknowledgement that stands
+for no data (its reason also explains an HTTP 400); ``entsoe_prices`` makes the prices read a
+series in USD/MWh (EUR at ``extra.eur_usd`` or else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR). A
+document's ``createdDateTime`` is when ENTSO-E built the answer (about the download time), not
+when the prices were published.
 """
 
 from __future__ import annotations
@@ -43,18 +44,20 @@ from gridshift.domain import (
 )
 from gridshift.domain.timeutil import require_utc
 from gridshift.signals.providers.base import Provider, ProviderOptions
-from gridshift.signals.providers.entsoe_xml import (
-    LABEL,
+from gridshift.signals.providers.entsoe_prices import (
     NAME,
-    AcknowledgementError,
     Prices,
-    acknowledgement_text,
     default_rates,
-    is_no_data,
     no_prices_error,
-    read_document,
     to_forecast,
     to_series,
+)
+from gridshift.signals.providers.entsoe_xml import (
+    LABEL,
+    AcknowledgementError,
+    acknowledgement_text,
+    is_no_data,
+    read_document,
 )
 from gridshift.signals.providers.http import ProviderHttp
 
@@ -135,7 +138,7 @@ def _eic(zone: str, options: ProviderOptions) -> str:
 
 class Entsoe(Provider):
     """ENTSO-E day-ahead prices; see the module docstring for the endpoint, ``entsoe_xml``'s for
-    the document."""
+    the document and ``entsoe_prices``' for the series built from it."""
 
     name: ClassVar[str] = NAME
     title: ClassVar[str] = "ENTSO-E Transparency Platform day-ahead prices"

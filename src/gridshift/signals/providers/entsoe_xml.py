@@ -1,5 +1,6 @@
-"""ENTSO-E A44 answers read into prices: pure functions from the XML bytes to a ``Series`` or
-``Forecast`` in USD/MWh, or a ``SignalDataError``; ``entsoe`` fetches the documents.
+"""ENTSO-E A44 answers read: pure functions from the XML bytes to ``Prices`` (``entsoe_prices``
+turns them into a ``Series`` or ``Forecast`` in USD/MWh), or a ``SignalDataError``; ``entsoe``
+fetches the documents.
 
 The answer is a ``Publication_MarketDocument`` (namespace
 ``urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:0``, ``:7:3`` and later; elements are
@@ -11,7 +12,8 @@ present; with A03 ("variable sized block") a position whose price equals the pre
 out, so missing positions are filled forward to the end of the period. A ``TimeSeries`` whose
 ``contract_MarketAgreement.type`` is not A01 (day-ahead) is skipped. A price is a plain ASCII
 decimal (``-12.5``, ``1e3``); anything else (``1_000``, non-ASCII digits, ``NaN``) is kept as a
-missing point and counted as non-numeric.
+missing point and counted as non-numeric. Each price is converted to USD at its series' currency
+rate (``entsoe_prices.usd_rate``).
 
 Several auctions: where a zone has more than one day-ahead auction, each ``TimeSeries`` says which
 in ``classificationSequence_AttributeInstanceComponent.position``. For DE-LU and AT, 1 is the
@@ -22,9 +24,8 @@ yet) is left out with a warning (``day_ahead_missing``); an answer with nothing 
 ``SignalDataError``: EXAA prices are never served as the day-ahead price.
 
 Resolutions: since the SDAC's 15-minute go-live (delivery from 2025-10-01) a range can hold hourly
-and 15-minute periods. A price holds for its whole period, so a coarser price is repeated over each
-step of the finest resolution present before validation (noted as ``resolution``). Overlapping
-points keep the first (finest resolution first, then document order), as ``build_series`` reports.
+and 15-minute periods; a document's points are added finest resolution first, then in document
+order, and ``entsoe_prices`` puts them on the finest step.
 
 No data is answered with an ``Acknowledgement_MarketDocument`` (``Reason`` {``code`` 999,
 ``text`` "No matching data found ..."}), with HTTP 200 (an ``AcknowledgementError`` with the text
@@ -33,13 +34,9 @@ text through ``acknowledgement_text``); ``is_no_data`` tells either apart from o
 acknowledgements (ENTSO-E uses code 999 for other refusals too, so the text is checked as well).
 
 ``createdDateTime`` is when ENTSO-E built this answer (about when it was downloaded), not when the
-prices were published: a forecast's ``generated_at`` is therefore at most the download time, an
-upper bound on when the prices became known.
-
-Prices become USD/MWh: EUR at ``extra.eur_usd`` or else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR
-(about the ECB euro reference rate's 2023-2024 average; set ``eur_usd`` for exact figures); another
-currency ``XXX`` only with ``extra.xxx_usd``. XML with a DOCTYPE or an ENTITY declaration is
-refused before parsing (no entity expansion).
+prices were published; the newest one read is kept (``Prices.created``) as a forecast's
+``generated_at`` bound. XML with a DOCTYPE or an ENTITY declaration is refused before parsing (no
+entity expansion).
 """
 
 from __future__ import annotations
@@ -48,81 +45,41 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
+from dataclasses import dataclass
+from datetime import datetime
 
 from gridshift.domain import (
-    ConfigError,
     Forecast,
     ProviderRequestError,
     Series,
     SignalDataError,
     SignalKind,
 )
-from gridshift.domain.timeutil import as_np, require_utc
-from gridshift.signals.providers._readers import aware_utc, forecast_from, issue_summary
-from gridshift.signals.validate import MAX_LOCATIONS, Issue, RawPoints, build_series
+from gridshift.domain.timeutil import require_utc
+from gridshift.signals.providers._readers import aware_utc
+from gridshift.signals.providers.entsoe_prices import (
+    DAY_AHEAD_SEQUENCE,
+    Prices,
+    default_rates,
+    to_forecast,
+    to_series,
+    usd_rate,
+)
 
-NAME = "entsoe"
-SOURCE = "entsoe api"
 LABEL = "entsoe A44"
 DAY_AHEAD = "A01"  # contract_MarketAgreement.type of day-ahead prices
-DAY_AHEAD_SEQUENCE = 1  # classificationSequence position of the SDAC auction (DE-LU, AT)
 SEQUENCE_TAG = "classificationSequence_AttributeInstanceComponent.position"
 NO_DATA_REASON = "999"  # Reason.code of "No matching data found" (and of other refusals)
 NO_DATA_TEXT = "no matching data"
-DEFAULT_EUR_USD = 1.08
 MAX_PERIOD_SLOTS = 400 * 96  # a Period longer than this is refused (a normal one is a day)
 
 RESOLUTIONS: dict[str, int] = {"PT15M": 900, "PT30M": 1800, "PT60M": 3600, "PT1H": 3600}
-_CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 _POSITION_RE = re.compile(r"^[0-9]{1,9}$")
 _PRICE_RE = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$", re.ASCII)
 _ENCODING_RE = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _ACK_PREFIX = "ENTSO-E answered with an acknowledgement: "
 _ACK_CODE_RE = re.compile(r"\(reason ([^()]{0,10})\)")
-
-
-@dataclass
-class Prices:
-    """Prices read from documents: Unix seconds, USD/MWh values and the step (s) of the period
-    each came from; notes; the newest creation time.
-
-    ``sequence_points`` counts the points read from series that name the day-ahead auction's
-    sequence, ``other_sequences`` the other auctions' sequences left out, and ``other_only`` the
-    spans (start, end, step, sequence) that only another auction covers."""
-
-    times: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    steps: list[int] = field(default_factory=list)
-    non_numeric: int = 0
-    created: datetime | None = None
-    sequence_points: int = 0
-    other_sequences: set[int] = field(default_factory=set)
-    other_only: list[tuple[int, int, int, int]] = field(default_factory=list)
-
-    def extend(self, other: Prices, lo: int | None = None, hi: int | None = None) -> None:
-        """Add ``other``'s prices with ``lo <= time < hi`` (each bound optional) and its notes."""
-        for moment, value, step in zip(other.times, other.values, other.steps, strict=True):
-            if (lo is None or lo <= moment) and (hi is None or moment < hi):
-                self.times.append(moment)
-                self.values.append(value)
-                self.steps.append(step)
-        for start, end, step, sequence in other.other_only:
-            start = start if lo is None else max(start, lo)
-            end = end if hi is None else min(end, hi)
-            if start < end:
-                self.other_only.append((start, end, step, sequence))
-        self.non_numeric += other.non_numeric
-        self.sequence_points += other.sequence_points
-        self.other_sequences |= other.other_sequences
-        if other.created is not None:
-            self.created = max(self.created or other.created, other.created)
 
 
 def _local(tag: object) -> str:
@@ -224,40 +181,6 @@ def is_no_data(error: Exception) -> bool:
             and NO_DATA_TEXT in said.lower()
         )
     return False
-
-
-def _rate(currency: str, rates: Mapping[str, float], label: str) -> float:
-    rate = rates.get(currency.upper())
-    if rate is None:
-        raise SignalDataError(
-            f"prices are in {currency[:10]!r}, which has no USD rate",
-            source=label,
-            hint=f"set extra.{currency.lower()[:10]}_usd to the USD value of one {currency[:10]}",
-        )
-    return rate
-
-
-def default_rates(extra: Mapping[str, str] | None = None) -> dict[str, float]:
-    """USD per unit of each currency: EUR at ``DEFAULT_EUR_USD`` unless ``extra`` says otherwise
-    (``eur_usd``, or ``xxx_usd`` for any three-letter currency)."""
-    rates = {"USD": 1.0, "EUR": DEFAULT_EUR_USD}
-    for key, value in (extra or {}).items():
-        code = key[:-4] if key.endswith("_usd") else ""
-        if not _CURRENCY_RE.match(code):
-            continue
-        try:
-            rate = float(value)
-        except ValueError:
-            rate = math.nan
-        if not (math.isfinite(rate) and rate > 0):
-            raise ConfigError(
-                "not a positive exchange rate",
-                field=f"extra.{key}",
-                value=value,
-                accepted="USD per unit, e.g. 1.08",
-            )
-        rates[code.upper()] = rate
-    return rates
 
 
 def _price(text: str | None) -> float:
@@ -415,7 +338,7 @@ def read_document(
                 others.append((start, start + step * slots, step, position))
             raw.other_sequences.add(position)
             continue
-        rate = _rate(_text(ts, "currency_Unit.name", where, label), rates, label)
+        rate = usd_rate(_text(ts, "currency_Unit.name", where, label), rates, label)
         measure = _text(ts, "price_Measure_Unit.name", where, label)
         if measure.upper() != "MWH":
             raise SignalDataError(
@@ -438,147 +361,6 @@ def read_document(
             raw.times.append(moment)
             raw.values.append(price * rate)
             raw.steps.append(read.step)
-
-
-def _iso(moment: int) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def _other_auction_error(raw: Prices, label: str) -> SignalDataError:
-    spans = ", ".join(f"{_iso(lo)}..{_iso(hi)}" for lo, hi, _, _ in raw.other_only[:3])
-    sequences = ", ".join(str(s) for s in sorted(raw.other_sequences))
-    return SignalDataError(
-        f"the day-ahead auction (classificationSequence position {DAY_AHEAD_SEQUENCE}, SDAC) has "
-        f"no prices for {spans}; only position {sequences} (another auction, such as EXAA) has, "
-        "and those are not served as day-ahead prices",
-        source=label,
-        hint="the SDAC results follow the 12:00 CE(S)T gate closure; try again later",
-    )
-
-
-def no_prices_error(raw: Prices, message: str, label: str) -> SignalDataError:
-    """The error for ``raw`` without prices: ``message``, unless only another auction had some."""
-    if raw.other_only:
-        return _other_auction_error(raw, label)
-    return SignalDataError(message, source=label)
-
-
-def _notes(raw: Prices, repeated: int, finest: int) -> list[Issue]:
-    notes = []
-    if raw.non_numeric:
-        notes.append(
-            Issue(
-                "non_numeric",
-                "warning",
-                raw.non_numeric,
-                f"{raw.non_numeric} price(s) are not numbers; kept as missing",
-            )
-        )
-    if raw.sequence_points or raw.other_sequences:
-        left_out = ", ".join(str(s) for s in sorted(raw.other_sequences)) or "none"
-        notes.append(
-            Issue(
-                "sequence",
-                "info",
-                raw.sequence_points,
-                f"prices of classificationSequence position {DAY_AHEAD_SEQUENCE} (the SDAC "
-                f"day-ahead auction); other positions left out: {left_out}",
-            )
-        )
-    if raw.other_only:
-        steps = sum((hi - lo) // step for lo, hi, step, _ in raw.other_only)
-        notes.append(
-            Issue(
-                "day_ahead_missing",
-                "warning",
-                steps,
-                f"{steps} step(s) have prices only from another auction (classificationSequence "
-                f"position {', '.join(str(s) for s in sorted(raw.other_sequences))}), not from the "
-                "day-ahead auction; left out",
-                tuple(
-                    f"{_iso(lo)}..{_iso(hi)} (position {seq})"
-                    for lo, hi, _, seq in raw.other_only[:MAX_LOCATIONS]
-                ),
-            )
-        )
-    if repeated:
-        notes.append(
-            Issue(
-                "resolution",
-                "info",
-                repeated,
-                f"{repeated} price(s) of a coarser resolution repeated over each {finest // 60}-"
-                "minute step (a price holds for its whole period)",
-            )
-        )
-    return notes
-
-
-_Int64s = npt.NDArray[np.int64]
-
-
-def _on_finest_step(
-    raw: Prices,
-) -> tuple[_Int64s, npt.NDArray[np.float64], _Int64s, _Int64s, int, int]:
-    """(times, values, steps, index of each point's source in ``raw``) with every price on the
-    finest step present: a coarser price is repeated over the finer steps of its period, as it
-    holds for all of them. Also the number of coarser prices repeated, and the finest step."""
-    times = np.asarray(raw.times, dtype=np.int64)
-    values = np.asarray(raw.values, dtype=np.float64)
-    steps = np.asarray(raw.steps, dtype=np.int64)
-    finest = int(steps.min())
-    source = np.arange(len(times), dtype=np.int64)
-    coarse = steps != finest
-    if not coarse.any() or bool(np.any(steps % finest)):
-        return times, values, steps, source, 0, finest
-    counts = steps // finest
-    source = np.repeat(source, counts)
-    first = np.cumsum(counts) - counts
-    offsets = (np.arange(len(source), dtype=np.int64) - np.repeat(first, counts)) * finest
-    return times[source] + offsets, values[source], steps[source], source, int(coarse.sum()), finest
-
-
-def to_series(raw: Prices, zone: str, kind: SignalKind, label: str) -> Series:
-    """The prices read as a validated ``Series`` (``build_series``)."""
-    if not raw.times:
-        raise no_prices_error(raw, "the answer holds no price points", label)
-    times, values, steps, source, repeated, finest = _on_finest_step(raw)
-    # Several TimeSeries are concatenated: order by time, then step (stably, so of equal times
-    # the finest resolution, then the first in the documents, is the one kept) before validation.
-    order = np.lexsort((steps, times))
-    points = RawPoints(
-        times=pd.Series(times[order], dtype="int64"),
-        values=pd.Series(values[order], dtype="float64"),
-        rows=(source[order] + 1).astype(np.int64),
-        unit="usd_per_mwh",
-        naive_times="reject",
-        notes=_notes(raw, repeated, finest),
-    )
-    series, issues = build_series(points, zone=zone, kind=kind, source=label)
-    return replace(series, source=SOURCE, attrs=issue_summary(issues))
-
-
-def to_forecast(raw: Prices, zone: str, kind: SignalKind, now: datetime, label: str) -> Forecast:
-    """The prices whose step ends after ``now`` (the step holding ``now`` on), as of the newest
-    ``createdDateTime`` (or ``now`` when that is later)."""
-    series = to_series(raw, zone, kind, label)
-    assert raw.created is not None
-    generated = min(raw.created, now)
-    cut = max(as_np(generated), as_np(now))
-    # Filtered here, so that ``forecast_from`` gets only points to keep whichever way it cuts.
-    ahead = series.times + np.timedelta64(series.step_s, "s") > cut
-    if not ahead.any():
-        raise SignalDataError(f"no prices published from {now:%Y-%m-%dT%H:%MZ} on", source=label)
-    kept = series.with_points(series.times[ahead], series.values[ahead], series.quality[ahead])
-    return forecast_from(
-        kept,
-        kept.times[0],
-        generated=generated,
-        step_s=kept.step_s,
-        model=NAME,
-        empty=f"no prices published from {now:%Y-%m-%dT%H:%MZ} on",
-        label=label,
-    )
 
 
 def parse_document(

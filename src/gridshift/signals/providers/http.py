@@ -1,5 +1,6 @@
 """HTTP for live providers: timeouts, retries with jittered exponential back-off, ``Retry-After``,
-a per-provider rate limit, a response cache, and time budgets per call and per operation.
+and time budgets per call and per operation; each call also goes through the provider's rate limit
+(``ratelimit``) and response cache (``cache``), both re-exported here.
 
 A call never takes longer than its budget: the earlier of its own ``deadline_s`` and, inside
 ``with http.budget(seconds):``, the deadline of the provider operation around it (a login, a
@@ -22,15 +23,13 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-import math
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,8 +39,25 @@ from gridshift.domain import (
     ProviderRequestError,
     ProviderUnavailableError,
 )
+from gridshift.signals.providers.cache import ResponseCache
+from gridshift.signals.providers.ratelimit import Clock, RateLimiter, limiter_for
 
-Clock = Callable[[], float]
+__all__ = [
+    "AUTH_STATUSES",
+    "MAX_BODY_BYTES",
+    "MAX_ERROR_BODY_BYTES",
+    "RETRY_STATUSES",
+    "Answer",
+    "Clock",
+    "HttpPolicy",
+    "ProviderHttp",
+    "RateLimiter",
+    "ResponseCache",
+    "Sleep",
+    "limiter_for",
+    "retry_after_s",
+]
+
 Sleep = Callable[[float], None]
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -65,95 +81,6 @@ class HttpPolicy:
     rate_per_s: float = 2.0  # sustained requests per second to this provider
     burst: int = 5
     cache_ttl_s: float = 300.0  # how long a 200 answer is reused
-
-
-class RateLimiter:
-    """A token bucket shared by every client of one provider in this process."""
-
-    def __init__(self, rate_per_s: float, burst: int, clock: Clock) -> None:
-        self.rate = rate_per_s
-        self.burst = float(burst)
-        self.clock = clock
-        self.tokens = float(burst)
-        self.updated = clock()
-        self.lock = threading.Lock()
-        self.waited = 0  # how many requests had to wait (a metric)
-
-    def reserve(self, max_wait: float = math.inf) -> float:
-        """Take a token; returns how long to wait before using it (0 if one was free).
-
-        If that wait would be longer than ``max_wait``, no token is taken (the caller will not
-        wait, so the request is not sent): the wait is returned, and the caller refuses it.
-        """
-        with self.lock:
-            now = self.clock()
-            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
-                return 0.0
-            wait = (1.0 - self.tokens) / self.rate
-            if wait > max_wait:
-                return wait
-            self.tokens -= 1.0
-            self.waited += 1
-            return wait
-
-    def give_back(self) -> None:
-        with self.lock:
-            self.tokens = min(self.burst, self.tokens + 1.0)
-
-
-_LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def limiter_for(provider: str, policy: HttpPolicy, clock: Clock) -> RateLimiter:
-    with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(provider)
-        if limiter is None or limiter.clock is not clock:
-            limiter = RateLimiter(policy.rate_per_s, policy.burst, clock)
-            _LIMITERS[provider] = limiter
-        return limiter
-
-
-@dataclass
-class ResponseCache:
-    """200 answers by request, in memory and (given ``directory``) on disk for later processes.
-
-    Keys leave out secrets (tokens in query strings), so a cached answer never stores a key.
-    """
-
-    directory: Path | None = None
-    memory: dict[str, tuple[float, bytes]] = field(default_factory=dict)
-
-    def _file(self, key: str) -> Path | None:
-        return None if self.directory is None else self.directory / f"{key}.json"
-
-    def get(self, key: str, ttl_s: float, wall: float) -> bytes | None:
-        hit = self.memory.get(key)
-        if hit is None and (path := self._file(key)) is not None and path.exists():
-            try:
-                stored = json.loads(path.read_text())
-                hit = (float(stored["stored_at"]), bytes.fromhex(stored["body"]))
-            except (OSError, ValueError, KeyError, TypeError):
-                hit = None
-        if hit is None or wall - hit[0] > ttl_s:
-            return None
-        self.memory[key] = hit
-        return hit[1]
-
-    def put(self, key: str, body: bytes, wall: float) -> None:
-        self.memory[key] = (wall, body)
-        path = self._file(key)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"stored_at": wall, "body": body.hex()}))
-                tmp.replace(path)
-            except OSError:
-                pass  # a cache that cannot be written is only a slower cache
 
 
 def _snippet(body: bytes) -> str:
