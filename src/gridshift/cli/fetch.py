@@ -20,7 +20,13 @@ from gridshift.cli.common import library
 from gridshift.cli.output import console, print_json
 from gridshift.config.site import SignalSource, load_site
 from gridshift.config.units import parse_time
-from gridshift.domain import GridshiftError, InternalError, SignalKind, UserError
+from gridshift.domain import (
+    GridshiftError,
+    InternalError,
+    ProviderUnavailableError,
+    SignalKind,
+    UserError,
+)
 from gridshift.domain.signal import check_zone
 from gridshift.domain.timeutil import to_iso
 from gridshift.forecasting.feeds import connect
@@ -82,7 +88,8 @@ def _one(
 
     try:
         _attempt(errors, history)
-        if with_forecast:
+        unreachable = any(isinstance(e, ProviderUnavailableError) for e in errors)
+        if with_forecast and not unreachable:  # a provider that is down is not asked twice
             _attempt(errors, forecast)
     finally:
         provider.close()
@@ -169,6 +176,11 @@ def _sources(
     return [SignalSource(zone=zone, kind=signal_kind, source=source, provider=options)]
 
 
+def _short(error: str, width: int = 60) -> str:
+    """The table shows the start of an error; the whole of it follows on stderr."""
+    return error if len(error) <= width else error[: width - 1] + "…"
+
+
 def _print(rows: list[dict[str, Any]]) -> None:
     table = Table(title="fetched", title_justify="left")
     for column in ("zone", "kind", "source", "history", "forecast", "error"):
@@ -182,6 +194,6 @@ def _print(rows: list[dict[str, Any]]) -> None:
             row["source"],
             f"{hist['points']} pts {hist['start']} .. {hist['end']}" if hist else "-",
             f"generated {fc['generated_at']}, {fc['horizon_h']} h" if fc else "-",
-            row.get("error", ""),
+            _short(row.get("error", "")),
         )
     console.print(table)
