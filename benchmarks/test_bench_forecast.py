@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gridshift.bench.forecasts import AS_OF, bundled_series
+from gridshift.bench.forecasts import AS_OF, bundled_series, forecaster_for
 from gridshift.forecasting.backtest import backtest
 from gridshift.forecasting.models import DEFAULT_MODEL
-from gridshift.forecasting.service import Feed, Forecaster
 
 HORIZON_S = 48 * 3600
 
 
 def test_forecast_twenty_zones(benchmark) -> None:  # type: ignore[no-untyped-def]
     series = bundled_series(20)
-    feeds = {
-        (s.zone, s.kind): Feed(s.zone, s.kind, (lambda s=s: s), staleness_s=86400 * 365)
-        for s in series
-    }
-    forecaster = Forecaster(feeds)
+    forecaster = forecaster_for(series)
 
     def run():  # type: ignore[no-untyped-def]
         return [forecaster.forecast(s.zone, s.kind, AS_OF, HORIZON_S) for s in series]

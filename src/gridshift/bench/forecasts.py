@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gridshift.domain import Series, SignalKind
 from gridshift.forecasting.backtest import BacktestResult, backtest
+from gridshift.forecasting.models import DEFAULT_MODEL
 from gridshift.forecasting.service import Feed, Forecaster
 from gridshift.signals.library import SignalLibrary, bundled_entries
 
@@ -34,6 +35,14 @@ def _const(series: Series) -> Callable[[], Series]:
     return lambda: series
 
 
+def forecaster_for(series: list[Series], model: str = DEFAULT_MODEL) -> Forecaster:
+    """A forecaster over loaded series, with no staleness limit (the bundled data is old)."""
+    feeds = {
+        (s.zone, s.kind): Feed(s.zone, s.kind, _const(s), staleness_s=86400 * 365) for s in series
+    }
+    return Forecaster(feeds, model=model)
+
+
 @dataclass(frozen=True)
 class ForecastRun:
     series: int
@@ -46,10 +55,7 @@ def forecast_many(count: int, model: str, horizon_s: int, as_of: datetime = AS_O
     started = time.perf_counter()
     series = bundled_series(count)
     loaded = time.perf_counter() - started
-    feeds = {
-        (s.zone, s.kind): Feed(s.zone, s.kind, _const(s), staleness_s=86400 * 365) for s in series
-    }
-    forecaster = Forecaster(feeds, model=model)
+    forecaster = forecaster_for(series, model)
     started = time.perf_counter()
     steps = 0
     for s in series:

@@ -182,16 +182,16 @@ def _field_path(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
 
 def _all_fields(root: type[BaseModel]) -> set[str]:
     names: set[str] = set()
-    todo = [root]
+    pending = [root]
     seen: set[type[BaseModel]] = set()
-    while todo:
-        model = todo.pop()
+    while pending:
+        model = pending.pop()
         if model in seen:
             continue
         seen.add(model)
         for name, info in model.model_fields.items():
             names.add(name)
-            todo.extend(_models_in(info.annotation))
+            pending.extend(_models_in(info.annotation))
     return names
 
 

@@ -11,16 +11,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from gridshift.domain import ConfigError, Forecast, Series
+from gridshift.domain import ConfigError, Forecast, Quality, Series
+from gridshift.domain.signal import FloatArray, TimeArray
 from gridshift.domain.timeutil import as_datetime, as_np
 from gridshift.forecasting import models
 from gridshift.signals.align import align
 
 DAY_S = 86400
-
-
-def model_names() -> list[str]:
-    return list(models.MODELS)
 
 
 def check_model(name: str, field: str = "model", extra: tuple[str, ...] = ()) -> str:
@@ -42,6 +39,34 @@ def forecast_step(series: Series) -> int:
 def floor_step(when: datetime, step_s: int) -> np.datetime64:
     t = int(as_np(when).astype(np.int64))
     return np.datetime64(t - t % step_s, "s")
+
+
+def forecast_times(as_of: datetime, horizon_s: int, step_s: int) -> TimeArray:
+    """The steps of a forecast made at ``as_of`` for ``horizon_s``: from the step that holds
+    ``as_of`` until ``as_of + horizon_s`` is covered."""
+    start = floor_step(as_of, step_s)
+    ahead = int(as_np(as_of).astype(np.int64)) + horizon_s - int(start.astype(np.int64))
+    return start + np.arange(-(-ahead // step_s), dtype=np.int64) * np.timedelta64(step_s, "s")
+
+
+def on_grid(
+    like: Series | Forecast,
+    times: TimeArray,
+    values: FloatArray,
+    step_s: int,
+    start: np.datetime64,
+    count: int,
+    grid_step: int,
+) -> FloatArray:
+    """``values`` at ``times`` (steps of ``step_s``; zone, kind and unit those of ``like``) on the
+    grid ``start + k * grid_step``, ``k < count``, by the alignment rule (means when coarsening,
+    held when refining); NaN where nothing covers a step."""
+    order = np.argsort(times, kind="stable")
+    ordered = values[order]
+    quality = np.where(np.isnan(ordered), Quality.MISSING, Quality.OK).astype(np.uint8)
+    points = Series(like.zone, like.kind, like.unit, times[order], ordered, quality, step_s)
+    begin = as_datetime(start)
+    return align(points, grid_step, begin, begin + timedelta(seconds=count * grid_step)).values
 
 
 def known_before(series: Series, as_of: datetime) -> Series:
@@ -74,9 +99,9 @@ def model_forecast(
         raise ConfigError("horizon must be positive", field="horizon", value=horizon_s)
     step = forecast_step(series)
     period = DAY_S // step
-    origin_t = floor_step(as_of, step)
-    ahead = int(as_np(as_of).astype(np.int64)) + horizon_s - int(origin_t.astype(np.int64))
-    horizon = -(-ahead // step)
+    times = forecast_times(as_of, horizon_s, step)
+    origin_t = times[0]
+    horizon = len(times)
     horizon_days = -(-horizon * step // DAY_S)
     window_days = models.WARMUP_DAYS[model] + (
         models.BAND_WINDOW_DAYS + horizon_days + 1 if band else 0
@@ -105,7 +130,6 @@ def model_forecast(
         upper = values + models.BAND_Z * sigma
     else:
         values = fn(extended, np.array([n], dtype=np.int64), horizon, period)[0]
-    times = origin_t + np.arange(horizon, dtype=np.int64) * np.timedelta64(step, "s")
     return Forecast(
         zone=series.zone,
         kind=series.kind,

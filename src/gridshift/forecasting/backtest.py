@@ -16,17 +16,16 @@ is exactly a sequence of live forecasts, made in one vectorised pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from gridshift.domain import ConfigError, Quality, Series, SignalDataError
+from gridshift.domain import ConfigError, Series, SignalDataError
 from gridshift.domain.timeutil import as_datetime, as_np, to_iso
 from gridshift.forecasting import models
-from gridshift.forecasting.asof import DAY_S, check_model
+from gridshift.forecasting.asof import DAY_S, check_model, on_grid
 from gridshift.signals.align import align
 from gridshift.signals.archive import ForecastArchive
 from gridshift.signals.providers.base import DEFAULT_STALENESS_S
@@ -282,28 +281,22 @@ def archived_predictions(
     has = pick >= 0
     fresh = np.zeros(len(origin_times), dtype=bool)
     fresh[has] = origin_times[has] - gens[pick[has]] <= np.timedelta64(staleness_s, "s")
+    steps = np.arange(horizon, dtype=np.int64)
     for g in np.unique(pick[fresh]):
         mine = rows.generated_at == gens[g]
-        on_grid = _on_grid(series, rows.times[mine], rows.values[mine], int(rows.step_s[mine][0]))
-        for r in np.flatnonzero(fresh & (pick == g)):
-            start = origin_times[r]
-            out[r] = on_grid(start, horizon, step)
+        times = rows.times[mine]
+        # The generation on the series' grid (phase taken from the origins), once.
+        start = origin_times[0] + ((times.min() - origin_times[0]) // step) * step
+        span = times.max() + np.timedelta64(int(rows.step_s[mine][0]), "s") - start
+        count = -(-int(span.astype(np.int64)) // step)
+        values = on_grid(
+            series, times, rows.values[mine], int(rows.step_s[mine][0]), start, count, step
+        )
+        users = np.flatnonzero(fresh & (pick == g))
+        idx = ((origin_times[users] - start).astype(np.int64) // step)[:, None] + steps[None, :]
+        inside = (idx >= 0) & (idx < count)
+        out[users] = np.where(inside, values[np.clip(idx, 0, count - 1)], np.nan)
     return out
-
-
-def _on_grid(
-    series: Series, times: np.ndarray, values: np.ndarray, step_s: int
-) -> Callable[[np.datetime64, int, int], np.ndarray]:
-    """A stored forecast as a function (start, steps, step) -> values on that grid."""
-    order = np.argsort(times)
-    quality = np.where(np.isnan(values[order]), Quality.MISSING, Quality.OK).astype(np.uint8)
-    stored = series.with_points(times[order], values[order], quality, step_s=step_s)
-
-    def values_at(start: np.datetime64, steps: int, step: int) -> np.ndarray:
-        begin = as_datetime(start)
-        return align(stored, step, begin, begin + timedelta(seconds=steps * step)).values
-
-    return values_at
 
 
 def _mean(values: np.ndarray) -> float:

@@ -96,12 +96,3 @@ def site_feeds(
                 feed.live = _live(source, library.root, environ, transport)
         feeds[(source.zone, source.kind)] = feed
     return feeds
-
-
-def preload(feeds: Mapping[tuple[str, SignalKind], Feed]) -> list[str]:
-    """Load every feed's history now; returns the errors (a feed without history still works)."""
-    problems = []
-    for feed in feeds.values():
-        if feed.series() is None:
-            problems.append(f"{feed.zone} {feed.kind.value}: {feed._history_error}")
-    return problems

@@ -27,16 +27,18 @@ from typing import TypeVar
 
 import numpy as np
 
-from gridshift.domain import ConfigError, Forecast, GridshiftError, Quality, Series, SignalKind
+from gridshift.domain import ConfigError, Forecast, GridshiftError, Series, SignalKind
 from gridshift.domain.signal import DEFAULT_UNIT
-from gridshift.domain.timeutil import as_datetime, as_np, to_iso
+from gridshift.domain.timeutil import as_datetime, to_iso
 from gridshift.forecasting import models
 from gridshift.forecasting.asof import (
     check_model,
-    floor_step,
+    forecast_step,
+    forecast_times,
     known_before,
     last_known_time,
     model_forecast,
+    on_grid,
 )
 from gridshift.signals.align import align
 from gridshift.signals.archive import ForecastArchive
@@ -79,6 +81,11 @@ class Feed:
             except GridshiftError as exc:
                 self._history_error = exc.one_line()
         return self._series
+
+    @property
+    def history_error(self) -> str | None:
+        """Why there is no history, once ``series()`` found none."""
+        return self._history_error
 
     @property
     def has_provider(self) -> bool:
@@ -138,7 +145,7 @@ class Forecaster:
         fitted = self.model if want == PROVIDER else want
         series = feed.series()
         if series is None:
-            notes.append(f"no history ({feed._history_error})")
+            notes.append(f"no history ({feed.history_error})")
         else:
             got = self._on_history(series, feed, as_of, horizon_s, fitted, notes)
             if got is not None:
@@ -186,12 +193,12 @@ class Forecaster:
     ) -> Forecast | None:
         """The provider forecast from the step holding ``as_of``; the model continues it."""
         step = got.step_s
-        start = floor_step(as_of, step)
-        end = as_np(as_of) + np.timedelta64(horizon_s, "s")
-        grid = start + np.arange(-(-int((end - start).astype(np.int64)) // step)) * np.timedelta64(
-            step, "s"
-        )
-        values = _regrid(got.times, got.values, got.step_s, grid, step, feed, got.unit)
+        grid = forecast_times(as_of, horizon_s, step)
+
+        def regrid(source: Forecast, values: np.ndarray) -> np.ndarray:
+            return on_grid(got, source.times, values, source.step_s, grid[0], len(grid), step)
+
+        values = regrid(got, got.values)
         valid = ~np.isnan(values)
         if not valid.any():
             notes.append(f"{feed.source} forecast does not cover {to_iso(as_of)} onwards")
@@ -203,15 +210,14 @@ class Forecaster:
             if series is not None:
                 rest = self._on_history(series, feed, as_of, horizon_s, self.model, [])
             if rest is not None:
-                more = _regrid(rest.times, rest.values, rest.step_s, grid, step, feed, got.unit)
-                values = np.where(valid, values, more)
+                values = np.where(valid, values, regrid(rest, rest.values))
                 model = f"{got.model}+{rest.model}"
                 ends = to_iso(grid[valid][-1] + np.timedelta64(step, "s"))
                 notes.append(f"{got.model} forecast ends {ends}; {rest.model} on history after it")
         lower = upper = None
         if got.lower is not None and got.upper is not None:
-            lower = _regrid(got.times, got.lower, got.step_s, grid, step, feed, got.unit)
-            upper = _regrid(got.times, got.upper, got.step_s, grid, step, feed, got.unit)
+            lower = regrid(got, got.lower)
+            upper = regrid(got, got.upper)
         out = Forecast(
             zone=feed.zone,
             kind=feed.kind,
@@ -266,36 +272,13 @@ def _guarded(call: Callable[[], T], what: str, notes: list[str]) -> T | None:
         return None
 
 
-def _regrid(
-    times: np.ndarray,
-    values: np.ndarray,
-    step: int,
-    grid: np.ndarray,
-    grid_step: int,
-    feed: Feed,
-    unit: str,
-) -> np.ndarray:
-    quality = np.where(np.isnan(values), Quality.MISSING, Quality.OK).astype(np.uint8)
-    series = Series(
-        zone=feed.zone,
-        kind=feed.kind,
-        unit=unit,
-        times=times,
-        values=values,
-        quality=quality,
-        step_s=step,
-    )
-    end = as_datetime(grid[-1] + np.timedelta64(grid_step, "s"))
-    return align(series, grid_step, as_datetime(grid[0]), end).values
-
-
 def _seasonal(series: Series, as_of: datetime, horizon_s: int, notes: list[str]) -> Forecast | None:
     """The newest week (or day) of known history, repeated by time of week (or day)."""
     known = known_before(series, as_of)
     valid = known.times[known.valid]
     if len(valid) == 0:
         return None
-    step = 3600 if 86400 % series.step_s else series.step_s
+    step = forecast_step(series)
     newest = as_datetime(valid[-1])
     for days, what in ((7, "week"), (1, "day")):
         lag = days * 86400
@@ -305,9 +288,7 @@ def _seasonal(series: Series, as_of: datetime, horizon_s: int, notes: list[str])
         if np.isnan(window.values).mean() > 0.25:
             continue
         profile = np.where(np.isnan(window.values), np.nanmean(window.values), window.values)
-        start = floor_step(as_of, step)
-        count = -(-(int((as_np(as_of) - start).astype(np.int64)) + horizon_s) // step)
-        times = start + np.arange(count, dtype=np.int64) * np.timedelta64(step, "s")
+        times = forecast_times(as_of, horizon_s, step)
         phase = ((times - window.times[0]).astype(np.int64) // step) % len(profile)
         notes.append(f"repeating the {what} of history up to {to_iso(newest)}")
         return Forecast(
@@ -326,7 +307,7 @@ def _seasonal(series: Series, as_of: datetime, horizon_s: int, notes: list[str])
 def _flat(
     feed: Feed, series: Series | None, as_of: datetime, horizon_s: int, notes: list[str]
 ) -> Forecast:
-    step = series.step_s if series is not None and 86400 % series.step_s == 0 else 3600
+    step = forecast_step(series) if series is not None else 3600
     value = FLAT_DEFAULTS[feed.kind]
     what = f"the {feed.kind.value} default {value:g}"
     known = known_before(series, as_of) if series is not None else None
@@ -334,15 +315,14 @@ def _flat(
         value = float(known.values[known.valid].mean())
         what = f"the mean of the history known then ({value:.1f})"
     notes.append(f"flat at {what}")
-    start = floor_step(as_of, step)
-    count = -(-(int((as_np(as_of) - start).astype(np.int64)) + horizon_s) // step)
+    times = forecast_times(as_of, horizon_s, step)
     return Forecast(
         zone=feed.zone,
         kind=feed.kind,
         unit=series.unit if series is not None else DEFAULT_UNIT[feed.kind],
         as_of=as_of,
-        times=start + np.arange(count, dtype=np.int64) * np.timedelta64(step, "s"),
-        values=np.full(count, value),
+        times=times,
+        values=np.full(len(times), value),
         step_s=step,
         model=FLAT,
     )

@@ -27,15 +27,6 @@ KEEP_FORECASTS = 2000  # newest generations kept per zone and kind (about 80 day
 
 
 @dataclass(frozen=True)
-class ArchivedSummary:
-    zone: str
-    kind: SignalKind
-    forecasts: int
-    first: datetime
-    last: datetime
-
-
-@dataclass(frozen=True)
 class ArchivedRows:
     """The archive's rows as arrays: one per (generated_at, time)."""
 
@@ -153,12 +144,3 @@ class ForecastArchive:
             values=np.asarray(table.column("value").to_numpy(), dtype=np.float64),
             step_s=np.asarray(table.column("step_s").to_numpy(), dtype=np.int64),
         )
-
-    def summary(self, zone: str, kind: SignalKind) -> ArchivedSummary | None:
-        table = self._read(zone, kind)
-        if table is None or table.num_rows == 0:
-            return None
-        gens = np.unique(
-            np.asarray(table.column("generated_at").to_numpy()).astype("datetime64[s]")
-        )
-        return ArchivedSummary(zone, kind, len(gens), as_datetime(gens[0]), as_datetime(gens[-1]))

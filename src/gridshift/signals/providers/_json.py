@@ -22,7 +22,7 @@ import pandas as pd
 from gridshift.domain import Forecast, Quality, Series, SignalDataError, SignalKind
 from gridshift.domain.signal import unit_conversion
 from gridshift.domain.timeutil import as_datetime, as_np, require_utc
-from gridshift.signals.providers.base import issues_attr
+from gridshift.signals.providers.base import issues_attr, series_issues
 from gridshift.signals.validate import (
     EARLIEST_S,
     LATEST_S,
@@ -278,9 +278,8 @@ def finish(
 
 
 def issues_of(series: Series) -> list[dict[str, Any]]:
-    """The issues ``finish`` stored on a series."""
-    found: list[dict[str, Any]] = json.loads(series.attrs.get("issues", "[]"))
-    return found
+    """The issues a provider stored on a series, as dictionaries."""
+    return [issue.as_dict() for issue in series_issues(series)]
 
 
 def to_forecast(

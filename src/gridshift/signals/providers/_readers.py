@@ -1,18 +1,15 @@
 """What the ENTSO-E (XML) and WattTime (JSON) answer readers share: ISO-8601 times with a zone,
 read into aware UTC datetimes (anything else is a ``SignalDataError`` naming the field) and written
-back; the issues their validated series carry in ``attrs``; and the forecast cut
+back; and the forecast cut
 from a validated series (the points whose step ends after the cut, as ``_json.to_forecast``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 
 from gridshift.domain import Forecast, Series, SignalDataError
-from gridshift.signals.providers.base import issues_attr
-from gridshift.signals.validate import Issue
 
 
 def aware_utc(text: str, what: str, label: str) -> datetime:
@@ -35,11 +32,6 @@ def aware_utc(text: str, what: str, label: str) -> datetime:
 def utc_iso(moment: datetime) -> str:
     """``moment`` in UTC to the second: ``2023-03-01T12:10:00+00:00``."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def issue_summary(issues: Sequence[Issue]) -> dict[str, str]:
-    """The ``attrs`` of a validated series: its issues, as every provider stores them."""
-    return issues_attr(issues)
 
 
 def forecast_from(

@@ -20,7 +20,7 @@ upper bound on when the prices became known.
 
 Prices become USD/MWh: EUR at ``extra.eur_usd`` or else ``DEFAULT_EUR_USD`` = 1.08 USD per EUR
 (about the ECB euro reference rate's 2023-2024 average; set ``eur_usd`` for exact figures); another
-currency ``XXX`` only with ``extra.xxx_usd``.
+currency only with its own rate in ``extra`` (``gbp_usd`` for GBP, and so on).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import pandas as pd
 
 from gridshift.domain import ConfigError, Forecast, Series, SignalDataError, SignalKind
 from gridshift.domain.timeutil import as_np
-from gridshift.signals.providers._readers import forecast_from, issue_summary
+from gridshift.signals.providers._readers import forecast_from
+from gridshift.signals.providers.base import issues_attr
 from gridshift.signals.validate import MAX_LOCATIONS, Issue, RawPoints, build_series
 
 NAME = "entsoe"
@@ -99,7 +100,7 @@ def usd_rate(currency: str, rates: Mapping[str, float], label: str) -> float:
 
 def default_rates(extra: Mapping[str, str] | None = None) -> dict[str, float]:
     """USD per unit of each currency: EUR at ``DEFAULT_EUR_USD`` unless ``extra`` says otherwise
-    (``eur_usd``, or ``xxx_usd`` for any three-letter currency)."""
+    (``eur_usd``, or ``<code>_usd`` for any three-letter currency code)."""
     rates = {"USD": 1.0, "EUR": DEFAULT_EUR_USD}
     for key, value in (extra or {}).items():
         code = key[:-4] if key.endswith("_usd") else ""
@@ -235,7 +236,7 @@ def to_series(raw: Prices, zone: str, kind: SignalKind, label: str) -> Series:
         notes=_notes(raw, repeated, finest),
     )
     series, issues = build_series(points, zone=zone, kind=kind, source=label)
-    return replace(series, source=SOURCE, attrs=issue_summary(issues))
+    return replace(series, source=SOURCE, attrs=issues_attr(issues))
 
 
 def to_forecast(raw: Prices, zone: str, kind: SignalKind, now: datetime, label: str) -> Forecast:

@@ -26,7 +26,8 @@ import pandas as pd
 from gridshift.domain import Forecast, Series, SignalDataError, SignalKind
 from gridshift.domain.timeutil import as_np, require_utc
 from gridshift.signals.providers._json import describe, load
-from gridshift.signals.providers._readers import aware_utc, forecast_from, issue_summary, utc_iso
+from gridshift.signals.providers._readers import aware_utc, forecast_from, utc_iso
+from gridshift.signals.providers.base import issues_attr
 from gridshift.signals.validate import Issue, RawPoints, build_series
 
 NAME = "watttime"
@@ -227,7 +228,7 @@ def to_series(points: DataPoints, zone: str, kind: SignalKind, label: str) -> Se
         series, issues = build_series(raw, zone=zone, kind=kind, source=label)
     except (ValueError, TypeError, OverflowError) as exc:  # pandas on a hostile payload
         raise SignalDataError(f"the data points cannot be read ({exc})", source=label) from None
-    return replace(series, source=SOURCE, attrs=issue_summary(issues))
+    return replace(series, source=SOURCE, attrs=issues_attr(issues))
 
 
 def parse_data(body: bytes, zone: str, kind: SignalKind, label: str) -> Series:
