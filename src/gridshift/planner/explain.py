@@ -12,20 +12,30 @@ from datetime import datetime
 
 import numpy as np
 
-from gridshift.domain import ObjectiveMode, Outcome, Priority
+from gridshift.domain import ObjectiveMode, Priority
+from gridshift.planner.flat import CRITICAL, FIXED, arrays_of
 from gridshift.planner.model import JobTable, Problem
-from gridshift.planner.schedule import (
-    Placement,
-    contiguous,
-    finish_step,
-    outcome,
-    resumes,
-    runs,
+from gridshift.planner.summary import (
+    CARBON,
+    FINISH,
+    FIRST,
+    KG,
+    MODES,
+    NOW_CARBON,
+    NOW_KG,
+    NOW_PRICE,
+    NOW_USD,
+    PRICE,
+    RESUMES,
+    RUNS,
+    USD,
+    Summary,
 )
 
 
 def _hm(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    """``YYYY-MM-DD HH:MM UTC`` (what strftime gives, at a tenth of its cost)."""
+    return f"{when.year:04d}-{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d} UTC"
 
 
 def _hours(seconds: float) -> str:
@@ -35,44 +45,47 @@ def _hours(seconds: float) -> str:
     return f"{hours:.1f} h"
 
 
-def run_now(problem: Problem, table: JobTable, cluster: int) -> Placement:
-    """The job alone on ``cluster`` from its release, uncapped, contiguous (capacity ignored;
-    a run longer than the horizon is cut at its end)."""
-    length = table.work_s / (table.modes[0].rate * problem.step_s)
-    return contiguous(problem, table, cluster, 0, table.release, length)
+def _lever_text(table: JobTable, c: int, mask: int) -> tuple[str, ...]:
+    used = [m for i, m in enumerate(table.modes) if mask >> i & 1]
+    parts = []
+    caps = sorted({m.cap_ratio for m in used if m.cap_ratio is not None})
+    if caps:
+        watts = sorted({round(float(m.cap_w[c])) for m in used if m.cap_ratio})
+        parts.append(
+            f"power-capped to {', '.join(f'{w} W' for w in watts)} per GPU "
+            f"({', '.join(f'{r:.0%}' for r in caps)} of its natural draw) to save energy"
+        )
+    gpu_counts = sorted({m.gpus for m in used})
+    if table.job.elastic is not None and gpu_counts != [table.job.gpus]:
+        if len(gpu_counts) > 1:
+            parts.append(f"elastic on {gpu_counts[0]}-{gpu_counts[-1]} GPUs, more in cheap steps")
+        else:
+            parts.append(f"elastic: runs on {gpu_counts[0]} GPUs")
+    return tuple(parts)
 
 
-def _mean_over(values: np.ndarray, placement: Placement) -> float:
-    """The time-weighted mean of a per-step signal over the placement's run."""
-    weight = placement.frac
-    total = float(weight.sum())
-    if total <= 0:
-        return float("nan")
-    return float(values @ weight) / total
+def _levers(
+    table: JobTable, c: int, mask: int, cache: dict[tuple[int, ...], object]
+) -> tuple[str, ...]:
+    """Power caps and elastic GPU counts the placement uses. Jobs share their lists of modes
+    (``model.build_problem``), so the words are cached per list, cluster and modes used (the
+    cache lives as long as the summary, and so do the lists)."""
+    key = (id(table.modes), c, mask, table.job.gpus, table.job.elastic is not None)
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = _lever_text(table, c, mask)
+    return text  # type: ignore[return-value]
 
 
-def reason(
-    problem: Problem,
-    table: JobTable,
-    placement: Placement,
-    planned: Outcome,
-    counterpart: tuple[Placement, Outcome] | None = None,
-) -> str:
-    """The decision in one sentence with its numbers. ``counterpart`` is the run-now placement
-    and outcome when the caller has them already."""
-    c = placement.cluster
+def reason(problem: Problem, table: JobTable, summary: Summary, p: int) -> str:
+    """The decision for the job in row ``p`` of ``summary``, in one sentence with its numbers."""
+    numbers = summary.number_rows[p]
+    counts = summary.count_rows[p]
+    c = int(summary.clusters[p])
     cluster = problem.clusters[c]
-    if counterpart is None:
-        now_placement = run_now(problem, table, c)
-        baseline = outcome(problem, table, now_placement)
-    else:
-        now_placement, baseline = counterpart
     parts: list[str] = []
-    active_steps = np.nonzero(placement.active())[0]
-    first = int(active_steps[0])
+    first = int(counts[FIRST])
     delay_s = (first - table.release) * problem.step_s
-    carbon = problem.carbon_g_per_kwh[c]
-    usd_mwh = problem.usd_per_kwh[c] * 1000
     if delay_s <= 0:
         parts.append(f"starts at its release ({_hm(problem.time_at(first))}) on {cluster.name}")
     else:
@@ -80,56 +93,32 @@ def reason(
             f"deferred {_hours(delay_s)} to {_hm(problem.time_at(first))} on {cluster.name}"
         )
     signal_bits = []
-    planned_carbon = _mean_over(carbon, placement)
-    baseline_carbon = _mean_over(carbon, now_placement)
     if problem.objective.mode is not ObjectiveMode.COST:
         signal_bits.append(
-            f"{cluster.zone} carbon {planned_carbon:.0f} g/kWh (run-now {baseline_carbon:.0f})"
+            f"{cluster.zone} carbon {numbers[CARBON]:.0f} g/kWh (run-now {numbers[NOW_CARBON]:.0f})"
         )
     if problem.objective.mode is not ObjectiveMode.CARBON and cluster.tariff.needs_price_signal:
-        signal_bits.append(
-            f"price ${_mean_over(usd_mwh, placement):.0f}/MWh "
-            f"(run-now ${_mean_over(usd_mwh, now_placement):.0f})"
-        )
+        signal_bits.append(f"price ${numbers[PRICE]:.0f}/MWh (run-now ${numbers[NOW_PRICE]:.0f})")
     if signal_bits:
         parts.append("averaging " + " and ".join(signal_bits) + " over its run")
-    allowed = int(table.allowed.sum())
+    allowed = int(summary.allowed[p])
     if allowed > 1:
-        window = slice(table.release, max(table.release + 1, table.deadline))
-        mean_cost = problem.cost[:, window].mean(axis=1)
-        cheapest = bool(mean_cost[c] <= mean_cost[table.allowed].min() + 1e-12)
         parts.append(
             f"cheapest of {allowed} allowed clusters ({cluster.zone})"
-            if cheapest
+            if summary.cheapest[p]
             else f"{cluster.zone} of {allowed} allowed clusters: cheaper ones had no room"
         )
-    # Levers.
-    modes = {int(m) for m in placement.mode[placement.active()]}
-    caps = sorted({r for m in modes if (r := table.modes[m].cap_ratio) is not None})
-    if caps:
-        watts = sorted(
-            {round(float(table.modes[m].cap_w[c])) for m in modes if table.modes[m].cap_ratio}
-        )
-        parts.append(
-            f"power-capped to {', '.join(f'{w} W' for w in watts)} per GPU "
-            f"({', '.join(f'{r:.0%}' for r in caps)} of its natural draw) to save energy"
-        )
-    gpu_counts = sorted({table.modes[m].gpus for m in modes})
-    if table.job.elastic is not None and gpu_counts != [table.job.gpus]:
-        if len(gpu_counts) > 1:
-            parts.append(f"elastic on {gpu_counts[0]}-{gpu_counts[-1]} GPUs, more in cheap steps")
-        else:
-            parts.append(f"elastic: runs on {gpu_counts[0]} GPUs")
-    k = resumes(table, placement)
+    parts.extend(_levers(table, c, int(counts[MODES]), summary.texts))
+    k = int(counts[RESUMES])
     if k:
-        n_runs = len(runs(placement.active()))
+        n_runs = int(counts[RUNS])
         parts.append(
             f"in {n_runs} run{'s' if n_runs != 1 else ''} ({k} resume(s), "
             f"+{_hours(k * table.overhead_s)} checkpoint overhead)"
         )
     # Savings against run-now.
-    d_kg = baseline.carbon_kg - planned.carbon_kg
-    d_usd = baseline.cost_usd - planned.cost_usd
+    d_kg = float(numbers[NOW_KG] - numbers[KG])
+    d_usd = float(numbers[NOW_USD] - numbers[USD])
     if abs(d_kg) < 0.005 and abs(d_usd) < 0.005:
         parts.append("no saving available against run-now")
     else:
@@ -139,13 +128,12 @@ def reason(
         else:
             cost_part = f"{'saves' if d_usd >= 0 else 'costs'} ${abs(d_usd):.2f}"
         parts.append(f"{carbon_part} and {cost_part} against run-now")
-    slack_s = (table.deadline - finish_step(placement)) * problem.step_s
+    finish = float(numbers[FINISH])
     if table.beyond_horizon:
+        slack_s = (table.deadline - finish) * problem.step_s
         parts.append(f"finishes {_hours(slack_s)} before the horizon ends")
     else:
-        deadline_gap = (
-            table.job.deadline - problem.time_at(finish_step(placement))
-        ).total_seconds()
+        deadline_gap = (table.job.deadline - problem.time_at(finish)).total_seconds()
         parts.append(f"finishes {_hours(deadline_gap)} before its deadline")
     parts.extend(table.notes)
     for key, note in problem.zone_notes.items():
@@ -199,6 +187,42 @@ def precheck(problem: Problem, table: JobTable) -> str | None:
             f"{heads[i]:.1f} kW after its idle draw"
         )
     return None
+
+
+def precheck_all(problem: Problem) -> dict[int, str]:
+    """``precheck`` for every job: the jobs that cannot be planned, with why. A vectorised pass
+    flags the jobs any of its rules might refuse (a superset); ``precheck`` words those."""
+    a = arrays_of(problem)
+    J = len(problem.jobs)
+    if J == 0:
+        return {}
+    step_s = problem.step_s
+    need = np.array([t.job.elastic.min_gpus if t.job.elastic else t.job.gpus for t in problem.jobs])
+    due = np.array([(t.job.deadline - problem.t0).total_seconds() for t in problem.jobs])
+    real = np.arange(a.rate.shape[1])[None, :] < a.n_modes[:, None]
+    pinned = (a.kind == CRITICAL) | (a.kind == FIXED)
+    fastest = np.where(pinned, a.rate[:, 0], np.where(real, a.rate, 0.0).max(axis=1))
+    with np.errstate(divide="ignore"):
+        finish_s = (a.release + a.work / (fastest * step_s)) * step_s
+    biggest = np.where(a.allowed, problem.gpus[None, :], 0).max(axis=1)
+    kw_least = np.where(np.isfinite(a.kw), a.kw, np.inf).min(axis=1)  # [J, C]
+    heads = problem.headroom_kw.max(axis=1)  # [C]
+    powered = (a.allowed & (kw_least <= heads[None, :])).any(axis=1)
+    flagged = (
+        ~a.allowed.any(axis=1)
+        | (need > biggest)
+        | (a.work <= 0)
+        | (a.release * step_s >= due - 1.0)
+        | (finish_s > due - 1.0)
+        | (a.release >= problem.steps)
+        | ~powered
+    )
+    out: dict[int, str] = {}
+    for j in np.nonzero(flagged)[0].tolist():
+        why = precheck(problem, problem.jobs[j])
+        if why is not None:
+            out[j] = why
+    return out
 
 
 def no_room(problem: Problem, table: JobTable) -> str:

@@ -140,6 +140,9 @@ class Problem:
     options: PlannerOptions
     zone_notes: dict[str, str] = field(default_factory=dict)
     cost_prefix: Floats = field(default_factory=lambda: np.zeros((0, 1)))
+    # Caches derived from the above (``flat.arrays_of``, ``kernels.cost_order``); not copied.
+    arrays: object | None = field(default=None, repr=False, compare=False)
+    cost_order: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.cost_prefix.shape != (self.cost.shape[0], self.cost.shape[1] + 1):
@@ -264,6 +267,8 @@ def build_modes(
                 cap_w = np.where(ok, cap, np.nan)
                 thr = capped_throughput(ratio)
             kw = gpus * gpu_w * arrays.pue / 1000.0
+            for shared in (gpu_w, kw, cap_w):
+                shared.flags.writeable = False
             modes.append(Mode(gpus, ratio, speed * thr, gpu_w, kw, cap_w))
     return modes
 
@@ -324,17 +329,39 @@ def build_problem(
     gpu_types = np.array([c.gpu_type.upper() for c in clusters])
     tables: list[JobTable] = []
     horizon_end = t0 + timedelta(seconds=steps * step_s)
+    # Jobs alike in what their modes depend on share one list of modes (read-only arrays), and
+    # jobs with the same placement rules share one ``allowed`` row: 10,000 jobs have a few
+    # dozen distinct ones.
+    mode_lists: dict[tuple[object, ...], list[Mode]] = {}
+    allowed_rows: dict[tuple[object, ...], npt.NDArray[np.bool_]] = {}
     for j, job in enumerate(jobs):
         run = running.get(job.id)
-        modes = build_modes(job, clusters, options, arrays, run.gpus if run else None)
+        first_gpus = run.gpus if run else None
+        elastic = (job.elastic.min_gpus, job.elastic.max_gpus) if job.elastic else None
+        mode_key = (
+            job.gpus,
+            elastic,
+            job.priority is Priority.CRITICAL,
+            job.watts_per_gpu,
+            first_gpus,
+        )
+        modes = mode_lists.get(mode_key)
+        if modes is None:
+            modes = build_modes(job, clusters, options, arrays, first_gpus)
+            mode_lists[mode_key] = modes
         release_s = max(0.0, (job.release - t0).total_seconds())
         release = math.ceil(release_s / step_s - 1e-9)
         deadline = math.floor((job.deadline - t0).total_seconds() / step_s + 1e-9)
         beyond = deadline > steps
         deadline = min(deadline, steps)
-        allowed = np.isin(zones, job.zones) if job.zones else np.ones(C, dtype=bool)
-        if job.gpu_type:
-            allowed &= gpu_types == job.gpu_type.upper()
+        allowed_key = (job.zones, job.gpu_type)
+        allowed = allowed_rows.get(allowed_key)
+        if allowed is None:
+            allowed = np.isin(zones, job.zones) if job.zones else np.ones(C, dtype=bool)
+            if job.gpu_type:
+                allowed &= gpu_types == job.gpu_type.upper()
+            allowed.flags.writeable = False
+            allowed_rows[allowed_key] = allowed
         running_on = None
         work = job.duration_s
         if run is not None:
@@ -343,6 +370,7 @@ def build_problem(
                 raise InternalError(f"job {job.id} runs on unknown cluster {run.cluster}")
             allowed = np.zeros(C, dtype=bool)
             allowed[running_on] = True
+            allowed.flags.writeable = False
             work = max(0.0, job.duration_s - run.done_s)
         table = JobTable(
             index=j,

@@ -13,9 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.domain import Outcome, Segment
+from gridshift.planner import kernels
 from gridshift.planner.model import JobTable, Problem
 
-EPS = 1e-6
+EPS = kernels.EPS
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,7 @@ def runs(active: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 def resumes(table: JobTable, placement: Placement) -> int:
     """How many times the job is started again after a pause (each costs its overhead)."""
-    segments = runs(placement.active())
-    if not segments:
-        return 0
-    count = len(segments) - 1
-    if table.running_on is not None and segments[0][0] > 0:
-        count += 1  # a running job that is paused now resumes later
-    return count
+    return int(kernels.resumes(placement.frac, table.running_on is not None))
 
 
 def cheapest_steps(
@@ -119,12 +114,22 @@ def cheapest_steps(
     return chosen
 
 
+def _rates(table: JobTable) -> npt.NDArray[np.float64]:
+    return np.array([m.rate for m in table.modes], dtype=np.float64)
+
+
 def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
     """Work seconds the placement completes, net of checkpoint overheads."""
-    rates = np.array([m.rate for m in table.modes])
-    active = placement.active()
-    gross = float(np.sum(placement.frac[active] * rates[placement.mode[active]])) * problem.step_s
-    return gross - resumes(table, placement) * table.overhead_work_s
+    return float(
+        kernels.work_done(
+            placement.frac,
+            placement.mode,
+            _rates(table),
+            float(problem.step_s),
+            table.overhead_work_s,
+            table.running_on is not None,
+        )
+    )
 
 
 def outcome(problem: Problem, table: JobTable, placement: Placement) -> Outcome:
@@ -153,41 +158,18 @@ def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:
     """Normalise a placement: a step may be a part-step only at the end of a run (a job cannot
     stop inside a step and go on in the next one without a resume), and no work is done beyond
     what the job needs. Excess is trimmed from the run ends that cost most per unit of work."""
-    active = placement.active()
-    inner = active.copy()
-    inner[:-1] &= active[1:]  # active and followed by an active step
-    inner[-1] = False
-    placement.frac[inner] = 1.0
-    placement.frac[~active] = 0.0
-    placement.mode[~active] = -1
     c = placement.cluster
-    rates = np.array([m.rate for m in table.modes])
-    kw = np.array([m.kw[c] for m in table.modes])
-    for _ in range(4 * len(placement.frac) + 4):
-        excess = work_done(problem, table, placement) - table.work_s
-        if excess <= EPS * max(1.0, table.work_s):
-            break
-        act = placement.active()
-        ends = act.copy()
-        ends[:-1] &= ~act[1:]
-        candidates = np.nonzero(ends)[0]
-        if len(candidates) == 0:
-            break
-        modes = placement.mode[candidates]
-        per_work = problem.cost[c, candidates] * kw[modes] / rates[modes]
-        t = int(candidates[np.argmax(per_work + 1e-12 * candidates)])  # dearest, latest on ties
-        per_step = rates[placement.mode[t]] * problem.step_s * float(placement.frac[t])
-        if per_step <= excess + EPS:
-            placement.frac[t] = 0.0
-            placement.mode[t] = -1
-        else:
-            placement.frac[t] *= 1.0 - excess / per_step
-    excess = work_done(problem, table, placement) - table.work_s
-    if excess < -EPS * max(1.0, table.work_s) and placement.active().any():
-        # Dropping a whole lone run saved an overhead and then overshot: give the work back.
-        t = int(np.nonzero(placement.active())[0][-1])
-        rate = rates[placement.mode[t]] * problem.step_s
-        placement.frac[t] = min(1.0, placement.frac[t] - excess / rate)
+    kernels.tidy(
+        placement.frac,
+        placement.mode,
+        _rates(table),
+        np.array([m.kw[c] for m in table.modes], dtype=np.float64),
+        problem.cost[c],
+        table.work_s,
+        table.overhead_work_s,
+        table.running_on is not None,
+        float(problem.step_s),
+    )
 
 
 def segments(problem: Problem, table: JobTable, placement: Placement) -> list[Segment]:
