@@ -1364,3 +1364,25 @@ def test_running_job_with_no_work_left_is_not_blamed_on_capacity(solver: str) ->
     )
     assert result.jobs == ()
     assert "no work left" in result.infeasible[0].reason
+
+
+def test_deadline_inside_a_step_is_explained_by_the_grid(solver: str) -> None:
+    """1.25 h of work due 1.5 h from now: on 1 h steps only one whole step ends before the
+    deadline (the plan uses whole steps), so the job is refused with the grid as the reason, not
+    blamed on capacity; on 15 min steps it fits."""
+    T = 12
+    j = job(hours=1.25, deadline=1.5)
+    fc = signals({"DE": (flat(T, 50), flat(T, 300))})
+    coarse = run(with_companion(j), [cluster()], fc, options(T, cap_ratios=()), solver)
+    why = infeasible_reason(coarse)
+    assert "on the 1.0 h planning grid" in why
+    assert "needs until 2026-01-05 01:15 UTC" in why
+    assert "ends at 2026-01-05 01:00 UTC" in why
+    fine = run(
+        with_companion(j),
+        [cluster()],
+        signals({"DE": (flat(4 * T, 50), flat(4 * T, 300))}, step_s=900),
+        options(4 * T, step_s=900, cap_ratios=()),
+        solver,
+    )
+    assert "j" in {jp.job_id for jp in fine.jobs}

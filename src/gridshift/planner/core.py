@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,6 +33,7 @@ from gridshift.planner import explain
 from gridshift.planner.bound import lower_bound
 from gridshift.planner.fast import solve_fast
 from gridshift.planner.flat import arrays_of, take
+from gridshift.planner.lagrange import lagrangian
 from gridshift.planner.model import PlannerOptions, Problem, RunningJob, build_problem
 from gridshift.planner.schedule import Placement
 from gridshift.planner.summary import (
@@ -55,6 +57,20 @@ SOLVERS = ("auto", "fast", "exact")
 AUTO_MIP_NODES = 500
 AUTO_MAX_BINARIES = 3000
 AUTO_TIME_LIMIT_S = 5.0
+EXPLAIN_SHARE = 0.05  # of the exact solver's time limit, kept for the reasons and the bound
+MIN_EXACT_S = 0.5
+# Every plan gets the Lagrangian bound too: up to 100 price steps, as many as fit in
+# about a quarter second (a step prices every job, cluster, mode and step: ~0.7 ns each here).
+LAGRANGE_STEPS = 100
+LAGRANGE_MIN_STEPS = 10
+LAGRANGE_OPS = 3.5e8
+
+
+def _lagrange_steps(problem: Problem, jobs: int) -> int:
+    modes = max(1, arrays_of(problem).rate.shape[1])
+    ops = jobs * len(problem.clusters) * problem.steps * modes
+    steps = min(LAGRANGE_STEPS, int(LAGRANGE_OPS / max(ops, 1)))
+    return steps if steps >= LAGRANGE_MIN_STEPS else 0
 
 
 def choose_solver(problem: Problem, solver: str) -> str:
@@ -138,7 +154,11 @@ def _solve(problem: Problem, solver: str, timings: dict[str, float] | None) -> P
     elif chosen == "exact":
         from gridshift.planner.exact import solve_exact
 
+        started = time.perf_counter()
         warm, _ = solve_fast(sub)
+        # The time limit covers the whole solve: the fast start, the search and its reasons.
+        left = sub.options.time_limit_s * (1 - EXPLAIN_SHARE) - (time.perf_counter() - started)
+        sub.options = replace(sub.options, time_limit_s=max(MIN_EXACT_S, left))
         placements_sub, failed_sub, bound, gap_note = solve_exact(sub, warm)
     else:
         placements_sub, failed_sub = solve_fast(sub)
@@ -156,7 +176,13 @@ def _solve(problem: Problem, solver: str, timings: dict[str, float] | None) -> P
     job_plans = [_job_plan(problem, summary, p) for p in range(len(summary.jobs))]
     total = float(summary.numbers[:, VALUE].sum())
     clock.lap("explain")
-    relaxed = lower_bound(problem, sorted(placements))
+    placed = sorted(placements)
+    relaxed = lower_bound(problem, placed)
+    steps = _lagrange_steps(problem, len(placed))
+    if steps:
+        # Capacity priced: a tighter bound where capacity binds (a number of price steps set
+        # by the size, so the plan's report stays deterministic).
+        relaxed = max(relaxed, lagrangian(problem, placed, total, math.inf, steps).bound)
     bound = relaxed if bound is None or not math.isfinite(bound) else max(bound, relaxed)
     bound = min(bound, total)
     gap = 100.0 * (total - bound) / abs(total) if total else 0.0

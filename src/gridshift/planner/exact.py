@@ -137,10 +137,10 @@ def solve_exact(
     opts = problem.options
     big = _standalone_scale(problem)
     if full_model_size(problem) > opts.full_model_limit:
-        from gridshift.planner.colgen import solve_colgen
+        from gridshift.planner.large import solve_large
 
         penalties = np.array([_penalty(problem, t, big) for t in problem.jobs])
-        return solve_colgen(problem, warm or {}, penalties)
+        return solve_large(problem, warm or {}, penalties)
     b = _Builder()
     # Shared rows: GPU and kW capacity per (cluster, step).
     gpu_row = np.full((C, T), -1, dtype=np.int64)

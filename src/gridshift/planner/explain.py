@@ -175,6 +175,20 @@ def precheck(problem: Problem, table: JobTable) -> str | None:
         return f"earliest possible finish {_hm(finish)} is after the deadline {_hm(job.deadline)}"
     if table.release >= problem.steps:
         return "its earliest start is after the planning horizon"
+    if table.release + table.work_s / (fastest * problem.step_s) > table.deadline + 1e-9:
+        # The plan uses whole steps of the grid; the deadline (or the horizon's end) cuts it.
+        last = problem.time_at(table.deadline)
+        if table.beyond_horizon:
+            return (
+                f"cannot finish within the planning horizon (ends {_hm(last)}): from its "
+                f"release it needs until {_hm(finish)}"
+            )
+        return (
+            f"cannot finish by its deadline {_hm(job.deadline)} on the "
+            f"{_hours(problem.step_s)} planning grid: from its release it needs until "
+            f"{_hm(finish)}, and the last whole step before the deadline ends at {_hm(last)} "
+            "(a finer step would plan it)"
+        )
     heads = problem.headroom_kw[table.allowed].max(axis=1)
     kws = np.array([m.kw[table.allowed] for m in table.modes])  # [M, A]
     kws = np.where(np.isfinite(kws), kws, np.inf).min(axis=0)
@@ -215,6 +229,7 @@ def precheck_all(problem: Problem) -> dict[int, str]:
         | (a.release * step_s >= due - 1.0)
         | (finish_s > due - 1.0)
         | (a.release >= problem.steps)
+        | (a.release + a.work / (fastest * step_s) > a.deadline - 1e-6)
         | ~powered
     )
     out: dict[int, str] = {}

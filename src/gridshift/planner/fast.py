@@ -15,11 +15,16 @@ The cycle, in phases:
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from gridshift.domain import Priority
 from gridshift.planner.greedy import Capacity, place_all
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.repair import EJECT_MAX_JOBS, POLISH_MAX_JOBS, eject, polish, repair
 from gridshift.planner.schedule import Placement
+
+Floats = npt.NDArray[np.float64]
 
 
 def order(problem: Problem) -> list[int]:
@@ -40,20 +45,37 @@ def order(problem: Problem) -> list[int]:
     return [t.index for t in sorted(problem.jobs, key=key)]
 
 
-def _pass(problem: Problem, sequence: list[int]) -> tuple[dict[int, Placement], list[int]]:
-    """One greedy pass in order (compiled), then repair for the jobs that found no room."""
+def _pass(
+    problem: Problem, sequence: list[int], prices: tuple[Floats, Floats] | None = None
+) -> tuple[dict[int, Placement], list[int]]:
+    """One greedy pass in order (compiled), then repair for the jobs that found no room.
+    ``prices`` charge the capacity each move holds (``lagrange``)."""
     cap = Capacity(problem)
-    placements, failed = place_all(problem, sequence, cap)
+    placements, failed = place_all(problem, sequence, cap, prices)
     if failed:
         failed = repair(problem, cap, placements, failed)
+    return placements, failed
+
+
+def local_search(problem: Problem, placements: dict[int, Placement]) -> None:
+    """Ejection chains and re-insertion, where the instance is small enough for them."""
+    if len(problem.jobs) <= EJECT_MAX_JOBS:
+        eject(problem, placements)
+    if len(problem.jobs) <= POLISH_MAX_JOBS:
+        polish(problem, placements)
+
+
+def search_pass(
+    problem: Problem, sequence: list[int], prices: tuple[Floats, Floats]
+) -> tuple[dict[int, Placement], list[int]]:
+    """A pass directed by capacity prices, then the local search at the true cost."""
+    placements, failed = _pass(problem, sequence, prices)
+    local_search(problem, placements)
     return placements, failed
 
 
 def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
     """Placements by job index, and the jobs that found no room."""
     placements, failed = _pass(problem, order(problem))
-    if len(problem.jobs) <= EJECT_MAX_JOBS:
-        eject(problem, placements)
-    if len(problem.jobs) <= POLISH_MAX_JOBS:
-        polish(problem, placements)
+    local_search(problem, placements)
     return placements, failed

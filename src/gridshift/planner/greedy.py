@@ -59,8 +59,14 @@ def switch_factor(problem: Problem) -> float:
     return 1.0 - problem.options.switching_cost_pct / 100.0
 
 
-def problem_tuple(problem: Problem) -> tuple[Any, ...]:
-    """The problem's numbers in the order the kernels unpack them (``kernels`` docstring)."""
+def problem_tuple(problem: Problem, prices: tuple[Floats, Floats] | None = None) -> tuple[Any, ...]:
+    """The problem's numbers in the order the kernels unpack them (``kernels`` docstring);
+    ``prices`` (per GPU and per kW held a step) charge capacity."""
+    if prices is None:
+        zero = np.zeros((1, 1))
+        lg, lk, charged = zero, zero, False
+    else:
+        lg, lk, charged = prices[0], prices[1], True
     return (
         problem.cost,
         problem.cost_prefix,
@@ -69,6 +75,9 @@ def problem_tuple(problem: Problem) -> tuple[Any, ...]:
         float(problem.step_s),
         problem.step_h,
         switch_factor(problem),
+        lg,
+        lk,
+        charged,
     )
 
 
@@ -106,14 +115,18 @@ def window_place(
 
 
 def place_all(
-    problem: Problem, order: list[int], cap: Capacity
+    problem: Problem,
+    order: list[int],
+    cap: Capacity,
+    prices: tuple[Floats, Floats] | None = None,
 ) -> tuple[dict[int, Placement], list[int]]:
-    """Every job of ``order`` in turn (one compiled pass); capacity booked in ``cap``."""
+    """Every job of ``order`` in turn (one compiled pass); capacity booked in ``cap``.
+    ``prices`` charge the capacity each move holds (``lagrange``)."""
     J, T = len(problem.jobs), problem.steps
     frac = np.zeros((J, T))
     mode = np.full((J, T), -1, dtype=np.int64)
     sequence = np.asarray(order, dtype=np.int64)
-    jobs, numbers = arrays_of(problem).kernel_tuple(), problem_tuple(problem)
+    jobs, numbers = arrays_of(problem).kernel_tuple(), problem_tuple(problem, prices)
     cluster = kernels.greedy(sequence, jobs, numbers, cap.gpus, cap.kw, frac, mode)
     placements = {
         j: Placement(j, int(cluster[j]), frac[j], mode[j]) for j in order if cluster[j] >= 0

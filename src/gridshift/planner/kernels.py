@@ -13,7 +13,9 @@ These are the moves ``greedy`` describes, over the flat arrays of ``flat``:
 Arguments come as two tuples, in the order ``flat.JobArrays.kernel_tuple`` and
 ``greedy.problem_tuple`` build them: ``jobs`` = (release, deadline, work, overhead, kind,
 running, previous, n_modes, allowed, gpus, rate, kw) and ``problem`` = (cost, prefix, cost_order,
-cluster_gpus, step_s, step_h, switch).
+cluster_gpus, step_s, step_h, switch, lg, lk, charged). With ``charged``, every step a job holds
+also costs its GPUs x ``lg[c, t]`` + its kW x ``lk[c, t]`` (capacity prices, ``lagrange``): the
+moves then avoid crowded steps; ``tidy`` and the reported figures never include the charge.
 
 A placement is a row pair: ``frac[t]`` (share of step t the job runs) and ``mode[t]`` (-1: idle).
 Every function writes its answer into the rows it is given and returns the cluster (-1: none,
@@ -82,13 +84,18 @@ def work_done(
 
 
 @jit
-def value(frac: Any, mode: Any, kw_c: Any, cost_c: Any, step_h: float) -> float:
-    """The objective of a placement on one cluster."""
+def value(frac: Any, mode: Any, gpus: Any, kw_c: Any, c: int, problem: Any) -> float:
+    """The objective of a placement on cluster c, plus its capacity charge when charged."""
+    cost, _, _, _, _, step_h, _, lg, lk, charged = problem
     total = 0.0
+    held = 0.0
     for t in range(frac.shape[0]):
         if frac[t] > EPS:
-            total += frac[t] * kw_c[mode[t]] * cost_c[t]
-    return total * step_h
+            m = mode[t]
+            total += frac[t] * kw_c[m] * cost[c, t]
+            if charged:
+                held += gpus[m] * lg[c, t] + kw_c[m] * lk[c, t]
+    return float(total * step_h + held)
 
 
 @jit
@@ -128,10 +135,11 @@ def window_place(
     """The cheapest contiguous placement (``fixed`` >= 0 pins the start, mode 0 only)."""
     a_release, a_deadline, a_work, _, _, _, a_previous, a_n_modes, a_allowed = jobs[:9]
     a_gpus, a_rate, a_kw = jobs[9:]
-    cost, prefix, _, cluster_gpus, step_s, step_h, switch = problem
+    cost, prefix, _, cluster_gpus, step_s, step_h, switch, lg, lk, charged = problem
     C, T = cost.shape
     clear(frac, mode)
     blocked = np.zeros(T + 1, dtype=np.int64)
+    held = np.zeros(T + 1)  # prefix of the capacity charge (charged runs only)
     best_v = np.inf
     best_c, best_m, best_s = -1, -1, -1
     best_len = 0.0
@@ -154,15 +162,20 @@ def window_place(
                 continue
             top = hi + whole
             blocked[lo] = 0
+            held[lo] = 0.0
             for t in range(lo, top):
                 short = cap_g[c, t] < g or cap_k[c, t] < kw - 1e-9
                 blocked[t + 1] = blocked[t] + (1 if short else 0)
+                if charged:
+                    held[t + 1] = held[t] + g * lg[c, t] + kw * lk[c, t]
             scale = kw * step_h
             for s in range(lo, hi + 1):
                 if blocked[s + whole] != blocked[s]:
                     continue
                 e = s + whole - 1
                 v = ((prefix[c, e] - prefix[c, s]) + last * cost[c, e]) * scale
+                if charged:
+                    v += held[s + whole] - held[s]
                 if s == a_previous[j]:
                     v *= switch
                 v += TIE * s
@@ -223,7 +236,7 @@ def _slots_on(
 ) -> bool:
     """Marginal allocation of ``work`` over the cheapest steps of cluster c (rows written)."""
     a_release, a_deadline, _, _, _, a_running, _, a_n_modes, _, a_gpus, a_rate, a_kw = jobs
-    cost, _, _, _, step_s, _, switch = problem
+    cost, _, _, _, step_s, step_h, switch, lg, lk, charged = problem
     T = frac.shape[0]
     clear(frac, mode)
     idx = np.empty(a_n_modes[j], dtype=np.int64)
@@ -249,7 +262,11 @@ def _slots_on(
         for k in range(K):
             fits = fits and cap_g[c, t] >= gpus[k + 1] and cap_k[c, t] >= kws[k + 1] - 1e-9
             slope = (kws[k + 1] - kws[k]) / (rates[k + 1] - rates[k])
-            price[i * K + k] = step_cost * slope + TIE * t if fits else np.inf
+            p = step_cost * slope + TIE * t
+            if charged:  # the capacity charge of the upgrade, per unit of rate, per step hour
+                held = (gpus[k + 1] - gpus[k]) * lg[c, t] + (kws[k + 1] - kws[k]) * lk[c, t]
+                p += held / ((rates[k + 1] - rates[k]) * step_h)
+            price[i * K + k] = p if fits else np.inf
     order = np.argsort(price, kind="mergesort")
     levels = np.zeros(n, dtype=np.int64)
     gained = 0.0
@@ -350,7 +367,7 @@ def _slots_estimate(j: int, jobs: Any, problem: Any, cap_g: Any, cap_k: Any) -> 
     """Per cluster, the cost of the cheapest free steps at the job's most efficient mode,
     overheads ignored (inf where it does not fit): a quick ranking of clusters."""
     a_release, a_deadline, a_work, _, _, _, _, a_n_modes, a_allowed, a_gpus, a_rate, a_kw = jobs
-    cost, _, cost_order, cluster_gpus, step_s, _, _ = problem
+    cost, _, cost_order, cluster_gpus, step_s = problem[:5]
     C, T = cost.shape
     out = np.full(C, np.inf)
     lo, hi = a_release[j], min(a_deadline[j], T)
@@ -402,7 +419,7 @@ def slots_place(
     one holds the work with its overheads."""
     a_work, a_overhead, _, a_running = jobs[2:6]
     a_rate, a_kw = jobs[10:]
-    cost, _, _, _, step_s, _, _ = problem
+    cost, _, _, _, step_s = problem[:5]
     estimate = _slots_estimate(j, jobs, problem, cap_g, cap_k)
     ranked = np.argsort(estimate, kind="mergesort")
     work = a_work[j]
@@ -435,7 +452,6 @@ def place(j: int, jobs: Any, problem: Any, cap_g: Any, cap_k: Any, frac: Any, mo
     """The one-job move for its kind; the cluster, or -1 (rows cleared)."""
     a_release, _, a_work, _, a_kind, a_running = jobs[:6]
     a_kw = jobs[11]
-    cost, _, _, _, _, step_h, _ = problem
     if a_work[j] <= 0:
         clear(frac, mode)
         return -1
@@ -449,10 +465,11 @@ def place(j: int, jobs: Any, problem: Any, cap_g: Any, cap_k: Any, frac: Any, mo
         w_frac = np.zeros_like(frac)
         w_mode = np.full_like(mode, -1)
         w = window_place(j, -1, jobs, problem, cap_g, cap_k, w_frac, w_mode)
+        g = jobs[9][j]
         if w >= 0 and (
             c < 0
-            or value(w_frac, w_mode, a_kw[j, :, w], cost[w], step_h)
-            < value(frac, mode, a_kw[j, :, c], cost[c], step_h) - 1e-9
+            or value(w_frac, w_mode, g, a_kw[j, :, w], w, problem)
+            < value(frac, mode, g, a_kw[j, :, c], c, problem) - 1e-9
         ):
             frac[:] = w_frac
             mode[:] = w_mode

@@ -1,9 +1,6 @@
-"""The master problem of the column generation: one schedule per job (or left out at its
-penalty) under the GPU and site-kW capacity of every cluster and step.
-
-``MasterLP`` keeps the LP in one HiGHS instance and adds columns round by round (the simplex
-restarts from the last basis); ``solve_master`` builds the final MILP over the columns found.
-"""
+"""The master problem over a pool of schedules: one schedule per job (or left out at its
+penalty) under the GPU and site-kW capacity of every cluster and step (``large`` recombines the
+schedules of its plans with it)."""
 
 from __future__ import annotations
 
@@ -165,76 +162,3 @@ def solve_master(
                     lk[c, t] = max(0.0, -duals[k_rows[c, t]])
     objective = float(h.getInfo().objective_function_value)
     return x[: len(flat)], x[len(flat) :], lg, lk, objective, status
-
-
-class MasterLP:
-    """The master LP kept in one HiGHS instance: each pricing round adds its columns and the
-    simplex restarts from the last basis instead of from scratch."""
-
-    def __init__(self, problem: Problem, penalties: Floats) -> None:
-
-        self.problem = problem
-        self.h = quiet_highs()
-        J, C, T = len(problem.jobs), len(problem.clusters), problem.steps
-        self.g_rows = np.full((C, T), -1)
-        self.k_rows = np.full((C, T), -1)
-        lower = [1.0] * J
-        upper = [1.0] * J
-        n = J
-        for c in range(C):
-            if problem.clusters[c].gpus is not None:
-                for t in range(T):
-                    self.g_rows[c, t] = n
-                    lower.append(-np.inf)
-                    upper.append(float(problem.gpus[c]))
-                    n += 1
-            for t in range(T):
-                if np.isfinite(problem.headroom_kw[c, t]):
-                    self.k_rows[c, t] = n
-                    lower.append(-np.inf)
-                    upper.append(float(problem.headroom_kw[c, t]))
-                    n += 1
-        self.h.addRows(
-            n,
-            np.array(lower),
-            np.array(upper),
-            0,
-            np.zeros(n, dtype=np.int32),
-            np.array([], dtype=np.int32),
-            np.array([]),
-        )
-        for j in range(J):  # "left out" at its penalty
-            self.h.addCol(
-                float(penalties[j]), 0.0, 1.0, 1, np.array([j], dtype=np.int32), np.array([1.0])
-            )
-        self.jobs_of: list[int] = []
-        self.J = J
-
-    def add(self, j: int, column: Column) -> None:
-        table = self.problem.jobs[j]
-        c = column.placement.cluster
-        g, k = usage(self.problem, table, column.placement)
-        steps = np.nonzero(g > 0)[0]
-        rows = [j]
-        vals = [1.0]
-        gr = self.g_rows[c, steps]
-        rows += gr[gr >= 0].tolist()
-        vals += g[steps][gr >= 0].tolist()
-        kr = self.k_rows[c, steps]
-        rows += kr[kr >= 0].tolist()
-        vals += k[steps][kr >= 0].tolist()
-        self.h.addCol(
-            column.cost, 0.0, 1.0, len(rows), np.array(rows, dtype=np.int32), np.array(vals)
-        )
-        self.jobs_of.append(j)
-
-    def solve(self, time_limit: float) -> tuple[Floats, Floats, Floats]:
-        """Column values (in the order added), GPU prices and kW prices."""
-        self.h.setOptionValue("time_limit", max(0.5, time_limit))
-        self.h.run()
-        solution = self.h.getSolution()
-        x = np.asarray(solution.col_value)[self.J :]
-        duals = np.asarray(solution.row_dual)
-        lg = np.where(self.g_rows >= 0, -duals[np.maximum(self.g_rows, 0)], 0.0)
-        lk = np.where(self.k_rows >= 0, -duals[np.maximum(self.k_rows, 0)], 0.0)
-        return x, np.maximum(lg, 0.0), np.maximum(lk, 0.0)
