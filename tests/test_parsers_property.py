@@ -38,11 +38,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gridshift.domain import GridshiftError, Quality, Series, SignalKind
+from gridshift.domain import GridshiftError, Quality, Series, SignalDataError, SignalKind
 from gridshift.domain.signal import unit_conversion
 from gridshift.signals import parquet_format
 from gridshift.signals.importers import KINDS, ImportOptions, import_file
-from gridshift.signals.validate import Issue
+from gridshift.signals.validate import Issue, RawPoints, parse_times
 
 MAX_EXAMPLES = 1000 if os.environ.get("CI") or os.environ.get("GRIDSHIFT_REQUIRE_SERVICES") else 100
 
@@ -780,6 +780,22 @@ def test_random_rows_under_a_plausible_header(fmt: str, data: st.DataObject) -> 
 @given(source=parquet_tables(), options=st.sampled_from(OPTIONS["parquet"]))
 def test_random_parquet_tables(source: bytes, options: ImportOptions) -> None:
     import_or_refuse("parquet", source, options)
+
+
+def test_times_that_are_bytes_but_not_utf8_are_refused_by_row() -> None:
+    """Found by the property above: time values that are bytes but not UTF-8 reached the time
+    parser, where pandas raised UnicodeDecodeError instead of our error naming the rows."""
+    raw = RawPoints(
+        times=pd.Series([b"\x80", b"2022-01-01T00:00Z"], dtype=object),
+        values=pd.Series([1.0, 2.0]),
+        rows=np.array([2, 3], dtype=np.int64),
+        unit="g_per_kwh",
+        naive_times="utc",
+    )
+    with pytest.raises(SignalDataError) as caught:
+        parse_times(raw, "t.parquet")
+    assert caught.value.rows is not None
+    assert list(caught.value.rows) == [2]
 
 
 # --------------------------------------------------------------------------------------------

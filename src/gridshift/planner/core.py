@@ -33,7 +33,7 @@ from gridshift.planner import explain
 from gridshift.planner.bound import lower_bound
 from gridshift.planner.fast import solve_fast
 from gridshift.planner.flat import arrays_of, take
-from gridshift.planner.lagrange import lagrangian
+from gridshift.planner.lagrange import affordable_steps, lagrangian
 from gridshift.planner.model import PlannerOptions, Problem, RunningJob, build_problem
 from gridshift.planner.schedule import Placement
 from gridshift.planner.summary import (
@@ -59,18 +59,6 @@ AUTO_MAX_BINARIES = 3000
 AUTO_TIME_LIMIT_S = 5.0
 EXPLAIN_SHARE = 0.05  # of the exact solver's time limit, kept for the reasons and the bound
 MIN_EXACT_S = 0.5
-# Every plan gets the Lagrangian bound too: up to 100 price steps, as many as fit in
-# about a quarter second (a step prices every job, cluster, mode and step: ~0.7 ns each here).
-LAGRANGE_STEPS = 100
-LAGRANGE_MIN_STEPS = 10
-LAGRANGE_OPS = 3.5e8
-
-
-def _lagrange_steps(problem: Problem, jobs: int) -> int:
-    modes = max(1, arrays_of(problem).rate.shape[1])
-    ops = jobs * len(problem.clusters) * problem.steps * modes
-    steps = min(LAGRANGE_STEPS, int(LAGRANGE_OPS / max(ops, 1)))
-    return steps if steps >= LAGRANGE_MIN_STEPS else 0
 
 
 def choose_solver(problem: Problem, solver: str) -> str:
@@ -178,7 +166,7 @@ def _solve(problem: Problem, solver: str, timings: dict[str, float] | None) -> P
     clock.lap("explain")
     placed = sorted(placements)
     relaxed = lower_bound(problem, placed)
-    steps = _lagrange_steps(problem, len(placed))
+    steps = affordable_steps(problem, len(placed))
     if steps:
         # Capacity priced: a tighter bound where capacity binds (a number of price steps set
         # by the size, so the plan's report stays deterministic).

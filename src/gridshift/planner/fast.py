@@ -8,23 +8,29 @@ The cycle, in phases:
    (``kernels``): tens of microseconds a job.
 3. Repair (``repair``): make room for jobs that found none by moving flexible work of equal or
    lower priority; what still finds none is infeasible, lower priority yielding first.
-4. Local search (``repair``): ejection chains (up to 500 jobs: a job takes the place a few
+4. More passes where jobs still found none (up to 2,000 jobs): one with them first in their
+   priority class, and passes directed by capacity prices (``lagrange``); the best plan stands.
+5. Local search (``repair``): ejection chains (up to 500 jobs: a job takes the place a few
    others hold if they can all go elsewhere and the total falls) and re-insertion (up to 2,000
    jobs: each job, dearest first, is placed again against all the others, slots or one window).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from gridshift.domain import Priority
 from gridshift.planner.greedy import Capacity, place_all
+from gridshift.planner.lagrange import affordable_steps, lagrangian
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.repair import EJECT_MAX_JOBS, POLISH_MAX_JOBS, eject, polish, repair
-from gridshift.planner.schedule import Placement
+from gridshift.planner.schedule import Placement, plan_loss
 
 Floats = npt.NDArray[np.float64]
+PRICE_SCALES = (0.5, 1.0, 2.0)  # capacity prices x these, one pass each
 
 
 def order(problem: Problem) -> list[int]:
@@ -74,8 +80,40 @@ def search_pass(
     return placements, failed
 
 
+def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> list[int]:
+    """The same order with the failed jobs first within their priority class (running fixed
+    work still first of all)."""
+    position = {j: i for i, j in enumerate(sequence)}
+
+    def key(j: int) -> tuple[int, int, int, int]:
+        table = problem.jobs[j]
+        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
+        return (fixed, -table.priority.rank, 0 if j in failed else 1, position[j])
+
+    return sorted(sequence, key=key)
+
+
 def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
-    """Placements by job index, and the jobs that found no room."""
-    placements, failed = _pass(problem, order(problem))
+    """Placements by job index, and the jobs that found no room.
+
+    Where jobs found none and the instance is small enough for the local search, more passes
+    try to place them: one with them first within their priority class, and passes directed by
+    capacity prices (``lagrange``: jobs keep out of the steps others need most). The best plan
+    stands (fewest jobs left out by priority, then cost)."""
+    sequence = order(problem)
+    placements, failed = _pass(problem, sequence)
+    if failed and len(problem.jobs) <= POLISH_MAX_JOBS:
+        tries = [_pass(problem, _failed_first(problem, sequence, set(failed)))]
+        steps = affordable_steps(problem, len(problem.jobs))
+        if steps:
+            upper = 2.0 * plan_loss(problem, placements)[-1] + 1.0
+            prices = lagrangian(problem, None, upper, math.inf, steps)
+            for snapshot in prices.snapshots:
+                for scale in PRICE_SCALES:
+                    charged = (snapshot.gpus * scale, snapshot.kw * scale)
+                    tries.append(_pass(problem, sequence, charged))
+        for again, still in tries:
+            if plan_loss(problem, again) < plan_loss(problem, placements):
+                placements, failed = again, still
     local_search(problem, placements)
     return placements, failed

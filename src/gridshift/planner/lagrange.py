@@ -31,6 +31,12 @@ from gridshift.planner.kernels import jit
 from gridshift.planner.model import UNLIMITED_GPUS, Problem
 
 Floats = npt.NDArray[np.float64]
+# Price steps a plan can afford where time is not given (the fast solver, every plan's bound):
+# up to 100, as many as fit in about a quarter second (a step prices every job, cluster, mode
+# and step: ~0.7 ns each on the reference machine); fewer than 10 are not worth it.
+MAX_STEPS = 100
+MIN_STEPS = 10
+AFFORDABLE_OPS = 3.5e8
 STALL = 20  # price steps without a better bound before the step size halves
 SNAPSHOT_AT = frozenset({10, 25, 50, 100, 200})  # price steps whose best prices are kept
 
@@ -156,6 +162,15 @@ def _price(
                 use_g[bc, t] += bg
                 use_k[bc, t] += bk
     return out
+
+
+def affordable_steps(problem: Problem, jobs: int) -> int:
+    """How many price steps to take over ``jobs`` jobs (0: none), by size alone, so that the
+    result stays deterministic."""
+    modes = max(1, arrays_of(problem).rate.shape[1])
+    ops = jobs * len(problem.clusters) * problem.steps * modes
+    steps = min(MAX_STEPS, int(AFFORDABLE_OPS / max(ops, 1)))
+    return steps if steps >= MIN_STEPS else 0
 
 
 @dataclass

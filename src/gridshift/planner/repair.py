@@ -8,7 +8,7 @@ import numpy as np
 from gridshift.domain import Priority
 from gridshift.planner.greedy import Capacity, place, window_place
 from gridshift.planner.model import Problem
-from gridshift.planner.schedule import Placement, objective_value
+from gridshift.planner.schedule import EPS, Placement, objective_value
 
 MAX_VICTIMS = 24
 
@@ -115,8 +115,12 @@ def repair(
                 & (rank <= rank[j])
                 & movable
             )[0]
-            steps = ideal.active()
-            blockers = [int(v) for v in near if bool((placements[int(v)].active() & steps).any())]
+            steps = ideal.active()[lo_i : hi_i + 1]
+            blockers = [
+                int(v)
+                for v in near.tolist()
+                if bool((placements[v].frac[lo_i : hi_i + 1] > EPS)[steps].any())
+            ]
             if 0 < len(blockers) <= MAX_EJECTED:
                 budget -= len(blockers) + 1
                 shuffled = _reshuffle(problem, cap, placements, j, blockers)

@@ -116,7 +116,14 @@ def _parse_times(raw: RawPoints, source: str) -> npt.NDArray[np.int64]:
         if bad.any():
             raise _bad_rows(raw, bad, "time value(s) are not valid Unix seconds", source)
         return np.round(numbers).astype(np.int64)
-    text = times.astype("string").str.strip()
+    try:
+        text = times.astype("string").str.strip()
+    except UnicodeDecodeError:  # binary values that are not UTF-8: keep them, marked
+        text = (
+            times.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+            .astype("string")
+            .str.strip()
+        )
     blank = text.isna() | (text == "")
     naive = (~text.str.contains(ZONE_SUFFIX, regex=True, na=False)) & ~blank
     if raw.naive_times == "reject" and bool(naive.any()):
