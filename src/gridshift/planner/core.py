@@ -57,7 +57,7 @@ SOLVERS = ("auto", "fast", "exact")
 AUTO_MIP_NODES = 500
 AUTO_MAX_BINARIES = 3000
 AUTO_TIME_LIMIT_S = 5.0
-EXPLAIN_SHARE = 0.05  # of the exact solver's time limit, kept for the reasons and the bound
+EXPLAIN_SHARE = 0.07  # of the exact solver's time limit, kept for the reasons and the bound
 MIN_EXACT_S = 0.5
 
 
@@ -239,7 +239,7 @@ def _restrict(problem: Problem, keep: list[int]) -> Problem:
     tables = []
     for new, old in enumerate(keep):
         table = problem.jobs[old]
-        clone = type(table)(**{**table.__dict__, "index": new})
+        clone = replace(table, index=new)
         tables.append(clone)
     arrays = take(arrays_of(problem), keep)
     return Problem(**{**problem.__dict__, "jobs": tables, "arrays": arrays})

@@ -44,7 +44,7 @@ def order(problem: Problem) -> list[int]:
             critical,
             -table.priority.rank,
             table.deadline,
-            table.job.slack_s,
+            table.slack_s,
             table.job.id,
         )
 

@@ -22,6 +22,7 @@ energy-blind for those steps), and the job's reason says so; it never blocks a d
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,11 @@ class JobTable:
     @property
     def priority(self) -> Priority:
         return self.job.priority
+
+    @functools.cached_property
+    def slack_s(self) -> float:
+        """The job's slack (computed once: orders and repairs ask for it often)."""
+        return self.job.slack_s
 
 
 @dataclass

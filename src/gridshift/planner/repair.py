@@ -80,23 +80,31 @@ def repair(
     first; the effort is bounded by ``REPAIR_BUDGET`` placements."""
     J = len(problem.jobs)
     rank = np.array([t.priority.rank for t in problem.jobs])
-    slack = np.array([t.job.slack_s for t in problem.jobs])
+    slack = np.array([t.slack_s for t in problem.jobs])
     movable = np.array([t.running_on is None for t in problem.jobs]) & (
         rank < Priority.CRITICAL.rank
     )
+    T = problem.steps
+    # Where every placed job runs: cluster, active steps and their span (kept up to date).
     cl = np.full(J, -1)
-    first = np.zeros(J, dtype=np.int64)
-    last = np.full(J, -1, dtype=np.int64)
+    active = np.zeros((J, T), dtype=bool)
+    placed_now = np.fromiter(placements, dtype=np.int64, count=len(placements))
+    if len(placed_now):
+        cl[placed_now] = [placements[v].cluster for v in placed_now.tolist()]
+        active[placed_now] = np.array([placements[v].frac for v in placed_now.tolist()]) > EPS
+    any_active = active.any(axis=1)
+    first = np.where(any_active, np.argmax(active, axis=1), 0)
+    last = np.where(any_active, T - 1 - np.argmax(active[:, ::-1], axis=1), -1)
 
     def mark(v: int, p: Placement | None) -> None:
         if p is None:
             cl[v], first[v], last[v] = -1, 0, -1
+            active[v] = False
         else:
             cl[v] = p.cluster
+            active[v] = p.active()
             first[v], last[v] = _span(p)
 
-    for v, p in placements.items():
-        mark(v, p)
     budget = REPAIR_BUDGET
     still: list[int] = []
     empty = Capacity(problem)
@@ -115,12 +123,8 @@ def repair(
                 & (rank <= rank[j])
                 & movable
             )[0]
-            steps = ideal.active()[lo_i : hi_i + 1]
-            blockers = [
-                int(v)
-                for v in near.tolist()
-                if bool((placements[v].frac[lo_i : hi_i + 1] > EPS)[steps].any())
-            ]
+            steps = ideal.active()
+            blockers = near[(active[near] & steps[None, :]).any(axis=1)].tolist()
             if 0 < len(blockers) <= MAX_EJECTED:
                 budget -= len(blockers) + 1
                 shuffled = _reshuffle(problem, cap, placements, j, blockers)
