@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "compiling the planner's kernels (once per install, about 20 s)"
+	$(BIN)/python -c 'from gridshift.bench.instances import warm_up; warm_up()'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -383,6 +383,17 @@ def test_bench_plan_is_deterministic_for_a_seed(base: Path, bench_seed0: dict[st
         assert again[key] == bench_seed0[key], key
 
 
+def test_bench_plan_rounds_report_the_median_and_spread(
+    base: Path, bench_seed0: dict[str, Any]
+) -> None:
+    three = ok_json(gridshift(base, *BENCH_ARGS, "--rounds", "3", "--json"))
+    assert three["rounds"] == 3
+    assert three["seconds_min"] <= three["seconds"] <= three["seconds_max"]
+    assert three["objective"] == bench_seed0["objective"]  # the same plan every round
+    assert bench_seed0["rounds"] == 1
+    assert bench_seed0["seconds_min"] == bench_seed0["seconds"] == bench_seed0["seconds_max"]
+
+
 def test_bench_plan_other_seed_is_another_instance(base: Path, bench_seed0: dict[str, Any]) -> None:
     other = ok_json(gridshift(base, *BENCH_ARGS, "--seed", "1", "--json"))
     assert other["jobs"] == 40
@@ -396,8 +407,9 @@ def test_bench_plan_other_seed_is_another_instance(base: Path, bench_seed0: dict
         (["--jobs", "40", "--clusters", "0"], "--clusters 0"),
         (["--jobs", "40", "--solver", "magic"], "'magic'"),
         (["--jobs", "40", "--horizon", "0s"], "--horizon"),
+        (["--jobs", "40", "--rounds", "0"], "--rounds 0"),
     ],
-    ids=["jobs-0", "clusters-0", "unknown-solver", "horizon-0s"],
+    ids=["jobs-0", "clusters-0", "unknown-solver", "horizon-0s", "rounds-0"],
 )
 def test_bench_plan_user_errors(base: Path, args: list[str], expected: str) -> None:
     line = user_error(gridshift(base, "bench", "plan", *args, "--json"))
