@@ -235,7 +235,10 @@ class _Stopwatch:
 
 
 def _restrict(problem: Problem, keep: list[int]) -> Problem:
-    """The same problem over a subset of jobs, re-indexed 0..n-1."""
+    """The same problem over a subset of jobs, re-indexed 0..n-1 (a shallow copy sharing the
+    tables and arrays when it keeps them all)."""
+    if keep == list(range(len(problem.jobs))):
+        return Problem(**{**problem.__dict__, "arrays": arrays_of(problem)})
     tables = []
     for new, old in enumerate(keep):
         table = problem.jobs[old]

@@ -170,7 +170,7 @@ def summarise(problem: Problem, placements: dict[int, Placement]) -> Summary:
     P = len(jobs)
     clusters = np.array([placements[j].cluster for j in jobs], dtype=np.int64)
     frac = np.zeros((P, T))
-    mode = np.full((P, T), -1, dtype=np.int64)
+    mode = np.full((P, T), -1, dtype=np.int16)  # mode indices are small: an eighth of the copy
     for p, j in enumerate(jobs.tolist()):
         frac[p] = placements[j].frac
         mode[p] = placements[j].mode
