@@ -23,9 +23,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def json_text(data: Any) -> str:
+    """JSON text (NaN and infinity as null, so every parser reads it)."""
+    return json.dumps(_clean(data), indent=2, ensure_ascii=False) + "\n"
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout (NaN and infinity as null, so every parser reads it)."""
-    sys.stdout.write(json.dumps(_clean(data), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(data))
     sys.stdout.flush()
 
 

@@ -44,7 +44,7 @@ class JobArrays:
     work: Floats  # [J] work seconds
     overhead: Floats  # [J] work seconds one resume costs
     kind: Ints  # [J] WINDOW | SLOTS | CRITICAL | FIXED
-    running: npt.NDArray[np.bool_]  # [J] running now (a pause before step 0 ends is a resume)
+    running: Ints  # [J] NEW, RUNNING (paused now, it resumes later) or PAUSED (every run resumes)
     previous: Ints  # [J] previous plan's start step, -1 when none
     n_modes: Ints  # [J]
     allowed: npt.NDArray[np.bool_]  # [J, C]
@@ -100,7 +100,7 @@ def build_arrays(problem: Problem) -> JobArrays:
         work=np.array([t.work_s for t in tables], dtype=np.float64),
         overhead=np.array([t.overhead_work_s for t in tables], dtype=np.float64),
         kind=np.array([kind_of(t) for t in tables], dtype=np.int64),
-        running=np.array([t.running_on is not None for t in tables], dtype=np.bool_),
+        running=np.array([t.started for t in tables], dtype=np.int64),
         previous=np.array(
             [-1 if t.previous_start is None else t.previous_start for t in tables], dtype=np.int64
         ),

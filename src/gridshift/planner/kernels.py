@@ -34,6 +34,7 @@ from numba import njit
 EPS = 1e-6  # a step share below this is idle
 TIE = 1e-9  # prefer earlier starts among equal costs
 WINDOW, SLOTS, CRITICAL, FIXED = 0, 1, 2, 3
+NEW, RUNNING, PAUSED = 0, 1, 2  # a job's ``running`` code (``model.JobTable.started``)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,8 +53,9 @@ def clear(frac: Any, mode: Any) -> None:
 
 
 @jit
-def resumes(frac: Any, running: bool) -> int:
-    """Restarts after a pause (a running job paused now restarts once more)."""
+def resumes(frac: Any, started: int) -> int:
+    """Restarts after a pause. ``started``: ``NEW`` (not started), ``RUNNING`` (running now: paused
+    now, it restarts once more) or ``PAUSED`` (started before, not running: every run resumes)."""
     n_runs = 0
     first = -1
     prev = False
@@ -67,14 +69,14 @@ def resumes(frac: Any, running: bool) -> int:
     if n_runs == 0:
         return 0
     count = n_runs - 1
-    if running and first > 0:
+    if (started == RUNNING and first > 0) or started == PAUSED:
         count += 1
     return count
 
 
 @jit
 def work_done(
-    frac: Any, mode: Any, rate: Any, step_s: float, overhead: float, running: bool
+    frac: Any, mode: Any, rate: Any, step_s: float, overhead: float, running: int
 ) -> float:
     gross = 0.0
     for t in range(frac.shape[0]):
@@ -256,7 +258,7 @@ def _slots_on(
     for i in range(n):
         t = lo + i
         step_cost = cost[c, t]
-        if a_running[j] and t == 0:
+        if a_running[j] == RUNNING and t == 0:
             step_cost *= switch
         fits = True
         for k in range(K):
@@ -315,7 +317,7 @@ def tidy(
     cost_c: Any,
     work: float,
     overhead: float,
-    running: bool,
+    running: int,
     step_s: float,
 ) -> None:
     """Part-steps only at run ends (a job cannot stop inside a step and go on in the next

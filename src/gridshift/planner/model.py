@@ -51,6 +51,7 @@ from gridshift.domain.timeutil import as_np, require_utc
 
 Floats = npt.NDArray[np.float64]
 UNLIMITED_GPUS = 1_000_000_000
+NEW, RUNNING, PAUSED = 0, 1, 2  # a job's state at ``now``: not started, running, paused
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class RunningJob:
     gpus: int
     done_s: float  # work completed so far, in seconds at the requested GPUs uncapped
     power_cap_w: float | None = None
+    paused: bool = False  # interruptible work paused now: it stays there, its next run resumes
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ class JobTable:
     modes: list[Mode]
     interruptible: bool
     overhead_s: float
-    running_on: int | None = None  # cluster index when running now
+    running_on: int | None = None  # cluster index when running now (or paused there)
+    paused: bool = False  # started before and paused now: its next run is a resume
     previous_start: int | None = None  # step where the previous plan started it
     beyond_horizon: bool = False
     notes: list[str] = field(default_factory=list)
@@ -121,6 +124,13 @@ class JobTable:
     @property
     def priority(self) -> Priority:
         return self.job.priority
+
+    @property
+    def started(self) -> int:
+        """``NEW``, ``RUNNING`` or ``PAUSED``: how resumes are counted (``kernels.resumes``)."""
+        if self.running_on is None:
+            return NEW
+        return PAUSED if self.paused else RUNNING
 
     @functools.cached_property
     def slack_s(self) -> float:
@@ -389,6 +399,7 @@ def build_problem(
             interruptible=job.interruptible is not None and job.priority is not Priority.CRITICAL,
             overhead_s=job.interruptible.checkpoint_overhead_s if job.interruptible else 0.0,
             running_on=running_on,
+            paused=bool(run is not None and run.paused),
             beyond_horizon=beyond,
         )
         if beyond:

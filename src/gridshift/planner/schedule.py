@@ -87,31 +87,7 @@ def runs(active: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 def resumes(table: JobTable, placement: Placement) -> int:
     """How many times the job is started again after a pause (each costs its overhead)."""
-    return int(kernels.resumes(placement.frac, table.running_on is not None))
-
-
-def cheapest_steps(
-    table: JobTable, ranked: npt.NDArray[np.int64], usable: int, per_step_work: float
-) -> npt.NDArray[np.int64] | None:
-    """The cheapest whole steps that cover the job's work after its resume overheads: take
-    steps in ``ranked`` order (cheapest first; the first ``usable`` are allowed), count the
-    resumes they imply, take more until the count is stable (at most four rounds). Sorted
-    step indices, or None when the usable steps cannot cover it."""
-    work = table.work_s
-    running = table.running_on is not None
-    chosen = None
-    for _ in range(4):
-        n = math.ceil(work / per_step_work - 1e-9)
-        if n > usable:
-            return None
-        chosen = np.sort(ranked[:n])
-        runs_ = 1 + int(np.count_nonzero(np.diff(chosen) > 1))
-        restarts = runs_ - 1 + int(running and chosen[0] > 0)
-        needed = table.work_s + restarts * table.overhead_work_s
-        if needed <= work + 1e-6:
-            break
-        work = needed
-    return chosen
+    return int(kernels.resumes(placement.frac, table.started))
 
 
 def _rates(table: JobTable) -> npt.NDArray[np.float64]:
@@ -127,7 +103,7 @@ def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
             _rates(table),
             float(problem.step_s),
             table.overhead_work_s,
-            table.running_on is not None,
+            table.started,
         )
     )
 
@@ -167,7 +143,7 @@ def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:
         problem.cost[c],
         table.work_s,
         table.overhead_work_s,
-        table.running_on is not None,
+        table.started,
         float(problem.step_s),
     )
 

@@ -1,0 +1,1 @@
+"""Simulation: replay a workload through the policies on real signals, settle on actual values."""
