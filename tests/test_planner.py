@@ -1004,6 +1004,23 @@ def test_running_interruptible_job_pauses_and_pays_its_overhead_later(solver: st
     assert "1 resume(s)" in jp.reason
 
 
+def test_paused_job_pays_a_resume_even_when_it_runs_on_at_once(solver: str) -> None:
+    """A job paused now (started earlier, not running) resumes at step 0 at the price of its
+    checkpoint overhead: 2 h of work left and 1 h per resume make a 3 h run on flat prices;
+    the same job running now continues for 2 h."""
+    T = 12
+    fc = signals({"DE": (flat(T, 50), flat(T, 0))})
+    j = job(hours=4, deadline=12, submitted=at(-2), interruptible=Interruptible(3600.0))
+    paused = {"j": RunningJob("j", "a", 8, done_s=2 * HOUR, paused=True)}
+    jp = only(run([j], [cluster()], fc, options(T, cap_ratios=()), solver, running=paused))
+    assert sum((s.end - s.start).total_seconds() for s in jp.segments) == pytest.approx(3 * HOUR)
+    assert "1 resume(s)" in jp.reason
+    running = {"j": RunningJob("j", "a", 8, done_s=2 * HOUR)}
+    jp = only(run([j], [cluster()], fc, options(T, cap_ratios=()), solver, running=running))
+    assert jp.segments[0].start == NOW
+    assert sum((s.end - s.start).total_seconds() for s in jp.segments) == pytest.approx(2 * HOUR)
+
+
 def test_interruptible_plan_is_never_dearer_than_the_contiguous_one(solver: str) -> None:
     """4.5 h of work; cheap 12:00-16:00, $300 before, $400 after. Contiguous 12:00-16:30 costs
     4 x 10 + 0.5 x 400 = 240 units; a slot plan 00:00-01:00 + 12:00-15:30 would cost 335."""

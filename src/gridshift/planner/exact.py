@@ -375,9 +375,11 @@ def _add_interruptible(
     opts = problem.options
     steps = list(range(table.release, table.deadline))
     overhead_work = table.overhead_work_s
-    running = 1.0 if table.running_on is not None else 0.0
-    # work: sum(w*rate*step) - overhead_work*sum(s) + W*u >= W - overhead_work*(1 - running)
-    work_row = b.row(table.work_s - overhead_work * (1 - running), np.inf)
+    started = table.running_on is not None
+    running = 1.0 if started and not table.paused else 0.0  # running now: step 0 is no start
+    # work: sum(w*rate*step) - overhead_work*sum(s) + W*u >= W - overhead_work*(first start
+    # free: a job not started yet; a running or paused one pays every start as a resume)
+    work_row = b.row(table.work_s - overhead_work * (0.0 if started else 1.0), np.inf)
     step_rows = {t: b.row(-np.inf, 1.0) for t in steps}  # run[t] <= 1
     start_lo = {t: b.row(-running if t == 0 else 0.0, np.inf) for t in steps}  # s - run + prev
     start_hi = {t: b.row(0.0, np.inf) for t in steps}  # run[t] - s[t] >= 0
@@ -409,7 +411,7 @@ def _add_interruptible(
                 # The continuous share q <= w does the work and pays for the energy.
                 link = b.row(-np.inf, 0.0)  # q - w <= 0
                 energy = float(problem.cost[c, t]) * kw * problem.step_h
-                if table.running_on is not None and t == 0:
+                if running and t == 0:
                     energy *= 1 - opts.switching_cost_pct / 100
                 b.col(energy, [link, work_row, end_rows[t]], [1.0, mode.rate * problem.step_s, 1.0])
                 rows = [link, step_rows[t], start_lo[t], start_hi[t], end_rows[t]]

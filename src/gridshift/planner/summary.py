@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.planner.flat import arrays_of
-from gridshift.planner.kernels import EPS, jit
+from gridshift.planner.kernels import EPS, PAUSED, RUNNING, jit
 from gridshift.planner.model import Problem
 from gridshift.planner.schedule import Placement
 
@@ -122,7 +122,8 @@ def _summarise(
         counts[p, SEG_TO] = n_seg
         counts[p, FIRST] = first
         counts[p, RUNS] = runs
-        restarts = max(0, runs - 1) + (1 if running[j] and first > 0 else 0)
+        restarts = max(0, runs - 1) + (1 if running[j] == RUNNING and first > 0 else 0)
+        restarts += 1 if running[j] == PAUSED else 0
         counts[p, RESUMES] = restarts if runs > 0 else 0
         counts[p, MODES] = mask
         numbers[p, ENERGY] = energy
