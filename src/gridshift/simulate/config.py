@@ -4,7 +4,7 @@ simulation's own keys (DESIGN.md §3.5):
     start: 2022-03-01T00:00:00Z          # required
     end: 2022-03-15T00:00:00Z            # required; jobs submitted in [start, end)
     step: 15m                            # planning and settlement resolution
-    workload: {file: jobs.csv, format: gridshift, defaults: {within: 24h, ...}}
+    workload: {file: jobs.csv, format: gridshift, defaults: {within: 24h, ...}, offset: 115d}
     forecast: perfect                    # or {kind: noisy, relative_sd: 0.05, seeds: [0, 1, 2]}
     policies: [run-now, lowest-window, lowest-slots, gridshift, oracle]
     replan: 1h                           # gridshift re-plans this often (and on arrivals)
@@ -27,8 +27,8 @@ from gridshift.config.yamlio import read_yaml
 from gridshift.domain import ConfigError
 
 POLICIES = ("run-now", "lowest-window", "lowest-slots", "gridshift", "oracle")
-FORMATS = ("gridshift",)  # alibaba-openb, gaia-pai and pollux: not yet
-LATER_FORMATS = ("alibaba-openb", "gaia-pai", "pollux")
+FORMATS = ("gridshift", "alibaba-openb", "gaia-pai")
+LATER_FORMATS = ("pollux",)
 FORECASTS = ("perfect", "noisy")
 LATER_FORECASTS = ("persistence", "seasonal-naive", "model", "file")
 DEFAULT_KEYS = ("within", "interruptible", "checkpoint_overhead", "watts_per_gpu")
@@ -60,6 +60,7 @@ class SimConfig:
     step_s: int
     workload: Path
     workload_format: str
+    workload_offset_s: float
     defaults: Defaults
     forecast: ForecastSpec
     policies: tuple[str, ...]
@@ -233,7 +234,7 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
             accepted="e.g. 5m, 15m, 30m, 1h",
         )
     workload = _mapping(sim["workload"], source, "workload", "{file: jobs.csv, format: gridshift}")
-    _unknown(workload, ("file", "format", "defaults"), source, "workload")
+    _unknown(workload, ("file", "format", "defaults", "offset"), source, "workload")
     if "file" not in workload or not isinstance(workload["file"], str):
         raise ConfigError(
             "missing or not a path",
@@ -244,6 +245,9 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
         )
     fmt = workload.get("format", "gridshift")
     _one_of(fmt, FORMATS, LATER_FORMATS, source, "workload.format")
+    offset_s = 0.0
+    if "offset" in workload:  # the trace time that maps onto start (traces only)
+        offset_s = parse_duration(workload["offset"], field="workload.offset", source=source)
     path = Path(workload["file"])
     path = path if path.is_absolute() else base / path
     replan_s = int(parse_duration(sim.get("replan", "1h"), field="replan", source=source))
@@ -268,6 +272,7 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
         step_s=step_s,
         workload=path,
         workload_format=fmt,
+        workload_offset_s=offset_s,
         defaults=_defaults(workload.get("defaults", {}), source),
         forecast=_forecast(sim.get("forecast", "perfect"), source),
         policies=_policies(sim.get("policies", list(POLICIES)), source),

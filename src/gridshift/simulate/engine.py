@@ -14,7 +14,7 @@ from gridshift.simulate.config import SimConfig
 from gridshift.simulate.grid import grid_for, load_signals
 from gridshift.simulate.policies import POLICY, USES_FORECAST
 from gridshift.simulate.settle import JobRecord, actual_prices, settle
-from gridshift.simulate.workload import load_workload
+from gridshift.simulate.workload import load_workload_with_stats
 
 COUNTS = ("deadline_misses", "jobs_completed", "jobs")
 
@@ -22,7 +22,7 @@ COUNTS = ("deadline_misses", "jobs_completed", "jobs")
 def simulate(
     config: SimConfig, library: SignalLibrary
 ) -> tuple[dict[str, Any], dict[str, list[JobRecord]]]:
-    jobs = load_workload(config)
+    jobs, workload = load_workload_with_stats(config)
     grid = grid_for(config, jobs)
     signals = load_signals(config, grid, library)
     clusters = list(config.site.clusters)
@@ -58,6 +58,7 @@ def simulate(
         "gridshift_version": __version__,
         "config": config.echo,
         "jobs": len(jobs),
+        "workload": workload,
         "clusters": [c.name for c in clusters],
         "grid": {
             "start": grid.t0.isoformat(),

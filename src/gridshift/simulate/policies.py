@@ -10,8 +10,10 @@
 - ``gridshift``: the production planner (``build_problem`` + the fast solver), re-planning every
   ``replan`` and whenever a job arrives, over ``horizon``, with forecasts as of that moment;
   the plan is carried out until the next re-plan, work is credited as it runs (a resume pays its
-  overhead), started jobs stay on their cluster.
-- ``oracle``: the planner once over the whole trace with perfect foresight: a bound, not a policy.
+  overhead), started jobs stay on their cluster; a deadline watchdog runs a job at once, uncapped
+  and unpaused, when less slack than one re-plan interval is left.
+- ``oracle``: the planner once over the whole trace with perfect foresight: what foresight
+  allows, not a policy (and, solved by the fast heuristic, not a proven bound either).
 
 Capacity, site power limits, priorities and the jobs' own constraints hold for every policy.
 Work a policy cannot place before its deadline still runs, as early as there is room (and
@@ -165,6 +167,7 @@ def gridshift(
     horizon = planning_horizon(config, jobs)
     replan = config.replan_s // grid.step_s
     options = PlannerOptions(step_s=grid.step_s, horizon_s=horizon * grid.step_s, seed=config.seed)
+    watchdog_s = config.replan_s + grid.step_s
     state = [_Progress(j) for j in jobs]
     arrival = [max(0, math.ceil(grid.step_of(j.release) - 1e-9)) for j in jobs]
     arrivals = sorted(set(arrival))
@@ -183,9 +186,9 @@ def gridshift(
         for s in active:
             job = s.job
             left = job.duration_s - s.done
-            if now + timedelta(seconds=left) > job.deadline:
-                # Its deadline is lost (or at risk): it runs at once and is not paused again,
-                # as the engine's deadline watchdog does; late work still runs.
+            if now + timedelta(seconds=left + watchdog_s) > job.deadline:
+                # The deadline watchdog: with less slack than one re-plan interval left, the job
+                # runs at once, uncapped, and is not paused again (a late one still runs).
                 job = replace(
                     job, deadline=grid.end, priority=Priority.CRITICAL, interruptible=None
                 )
