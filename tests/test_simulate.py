@@ -380,3 +380,18 @@ def test_trace_missing_columns_are_named(tmp_path: Path) -> None:
     sim = trace_config(tmp_path, "gaia-pai", bad)
     line = user_error(run_cli(tmp_path, "simulate", str(sim)))
     assert "missing column(s) length for the gaia-pai format" in line
+
+
+def test_cli_report_writes_markdown_and_plots(tmp_path: Path) -> None:
+    sim = write_sim(tmp_path, "policies: [run-now, lowest-window, gridshift]\n", jobs=10)
+    out = tmp_path / "report"
+    proc = run_cli(tmp_path, "simulate", str(sim), "--report", str(out))
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == {"report.md", "power.png", "savings.png", "delays.png", "gantt.png"}
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.stat().st_size > 5000
+    text = (out / "report.md").read_text()
+    for name in ("run-now", "lowest-window", "gridshift", "![power](power.png)", "10/10"):
+        assert name in text

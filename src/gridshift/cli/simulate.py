@@ -14,7 +14,7 @@ from gridshift.cli.common import library
 from gridshift.cli.output import console, json_text, print_json
 from gridshift.domain import UserError
 from gridshift.simulate.config import load_sim
-from gridshift.simulate.engine import simulate
+from gridshift.simulate.engine import simulate_detail
 from gridshift.simulate.settle import JobRecord
 
 RECORD_COLUMNS = (
@@ -80,6 +80,10 @@ def simulate_command(
     records_out: Annotated[
         Path | None, typer.Option("--records", help="Write per-job records (CSV) to this file.")
     ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write report.md and PNG plots into this directory."),
+    ] = None,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Signal library (default: the user's).")
     ] = None,
@@ -87,7 +91,11 @@ def simulate_command(
     """Replay the workload through run-now, lowest-window, lowest-slots, gridshift and oracle;
     settle every policy on the actual signals; report energy, cost, carbon, misses and delays."""
     sim = load_sim(config)
-    report, records = simulate(sim, library(data_dir))
+    report, records, detail = simulate_detail(sim, library(data_dir))
+    if report_dir is not None:
+        from gridshift.cli.sim_report import write_report
+
+        write_report(report_dir, report, records, detail)
     if records_out is not None:
         _write(records_out, _records_csv(records), "records")
     if json_out is not None and str(json_out) == "-":

@@ -6,22 +6,44 @@ noise seed and their figures are averaged; ``run-now`` and ``oracle`` do not dep
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from gridshift import __version__
+from gridshift.domain import Cluster, Job
 from gridshift.signals.library import SignalLibrary
 from gridshift.simulate.config import SimConfig
-from gridshift.simulate.grid import grid_for, load_signals
+from gridshift.simulate.grid import Signals, grid_for, load_signals
 from gridshift.simulate.policies import POLICY, USES_FORECAST
-from gridshift.simulate.settle import JobRecord, actual_prices, settle
+from gridshift.simulate.runs import Run
+from gridshift.simulate.settle import JobRecord, Prices, actual_prices, settle
 from gridshift.simulate.workload import load_workload_with_stats
 
 COUNTS = ("deadline_misses", "jobs_completed", "jobs")
 
 
+@dataclass(frozen=True)
+class Detail:
+    """What the report draws: the grid, the signals, the jobs and each policy's runs (the
+    first seed's where a policy runs once per seed)."""
+
+    jobs: list[Job]
+    signals: Signals
+    clusters: list[Cluster]
+    prices: Prices
+    runs: dict[str, list[Run]]
+
+
 def simulate(
     config: SimConfig, library: SignalLibrary
 ) -> tuple[dict[str, Any], dict[str, list[JobRecord]]]:
+    report, records, _ = simulate_detail(config, library)
+    return report, records
+
+
+def simulate_detail(
+    config: SimConfig, library: SignalLibrary
+) -> tuple[dict[str, Any], dict[str, list[JobRecord]], Detail]:
     jobs, workload = load_workload_with_stats(config)
     grid = grid_for(config, jobs)
     signals = load_signals(config, grid, library)
@@ -30,6 +52,7 @@ def simulate(
     seeds = config.forecast.seeds if config.forecast.kind == "noisy" else (0,)
     policies: dict[str, dict[str, float]] = {}
     records: dict[str, list[JobRecord]] = {}
+    all_runs: dict[str, list[Run]] = {}
     for name in config.policies:
         started = time.perf_counter()
         per_seed = []
@@ -39,6 +62,7 @@ def simulate(
             metrics, recs = settle(jobs, runs, clusters, signals, prices, config.site.objective)
             per_seed.append(metrics)
             records.setdefault(name, recs)  # the first seed's per-job records
+            all_runs.setdefault(name, runs)
         averaged = {k: sum(m[k] for m in per_seed) / len(per_seed) for k in per_seed[0]}
         for key in COUNTS:
             averaged[key] = round(averaged[key], 3)
@@ -74,7 +98,7 @@ def simulate(
         "policies": policies,
         "savings": savings,
     }
-    return report, records
+    return report, records, Detail(jobs, signals, clusters, prices, all_runs)
 
 
 def _pct(base: float, value: float) -> float:
