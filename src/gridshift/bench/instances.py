@@ -145,7 +145,7 @@ def warm_up(library: SignalLibrary | None = None) -> None:
     from gridshift.planner.core import solve
     from gridshift.planner.greedy import Capacity, place, window_place
     from gridshift.planner.model import build_problem
-    from gridshift.planner.schedule import tidy, work_done
+    from gridshift.planner.schedule import tidy
 
     small = build_instance(40, 2, 12 * 3600, 900, seed=1, library=library)
     options = PlannerOptions(step_s=small.step_s, horizon_s=small.horizon_s)
@@ -157,9 +157,8 @@ def warm_up(library: SignalLibrary | None = None) -> None:
     for table in problem.jobs[:2]:
         placement = place(problem, table, empty)
         window_place(problem, table, empty)
-        if placement is not None:  # the one-placement readers the exact solver uses
+        if placement is not None:  # as the exact solver tidies its placements
             tidy(problem, table, placement)
-            work_done(problem, table, placement)
     tiny = build_instance(6, 2, 6 * 3600, 3600, seed=2, library=library)
     options = PlannerOptions(step_s=tiny.step_s, horizon_s=tiny.horizon_s, time_limit_s=2.0)
     exact = build_problem(

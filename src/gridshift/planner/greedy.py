@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gridshift.planner import kernels
+from gridshift.planner import kernels, passes
 from gridshift.planner.flat import arrays_of
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import Placement
@@ -97,7 +97,7 @@ def place(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
     j = _check(problem, table)
     frac, mode = _rows(problem)
     jobs, numbers = arrays_of(problem).kernel_tuple(), problem_tuple(problem)
-    c = kernels.place(j, jobs, numbers, cap.gpus, cap.kw, frac, mode)
+    c = passes.place(j, jobs, numbers, cap.gpus, cap.kw, frac, mode)
     return None if c < 0 else Placement(j, int(c), frac, mode)
 
 
@@ -127,7 +127,7 @@ def place_all(
     mode = np.full((J, T), -1, dtype=np.int64)
     sequence = np.asarray(order, dtype=np.int64)
     jobs, numbers = arrays_of(problem).kernel_tuple(), problem_tuple(problem, prices)
-    cluster = kernels.greedy(sequence, jobs, numbers, cap.gpus, cap.kw, frac, mode)
+    cluster = passes.greedy(sequence, jobs, numbers, cap.gpus, cap.kw, frac, mode)
     placements = {
         j: Placement(j, int(cluster[j]), frac[j], mode[j]) for j in order if cluster[j] >= 0
     }

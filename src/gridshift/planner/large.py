@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.planner.fast import order, search_pass
-from gridshift.planner.lagrange import Prices, lagrangian
+from gridshift.planner.lagrange import lagrangian
 from gridshift.planner.master import Column, column_of, solve_master
 from gridshift.planner.model import Problem
 from gridshift.planner.schedule import Placement, objective_value, plan_loss
@@ -119,4 +119,4 @@ def solve_large(
     return best, failed, (prices.bound if not failed else -math.inf), note
 
 
-__all__ = ["Prices", "solve_large"]
+__all__ = ["solve_large"]

@@ -1,7 +1,7 @@
-"""A solver's answer for one job, and how to read it: segments, work, energy, cost and carbon.
-
-Both solvers produce ``Placement``s: a cluster and, per step, the share of the step the job runs
-and the mode it runs in. Everything reported (segments, outcomes, checks) is derived here, once.
+"""A solver's answer for one job: ``Placement`` (a cluster and, per step, the share of the step
+the job runs and the mode it runs in), the windows contiguous runs may take, ``tidy``, and the
+objective of placements. The figures of a plan (segments, outcomes, resumes) are computed for all
+jobs at once in ``summary``; the rules they share (resumes, work done) are in ``kernels``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gridshift.domain import Outcome, Segment
 from gridshift.planner import kernels
 from gridshift.planner.model import JobTable, Problem
 
@@ -74,51 +73,8 @@ class Placement:
         return self.frac > EPS
 
 
-def runs(active: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """Maximal runs ``[start, end)`` of consecutive active steps."""
-    if not active.any():
-        return []
-    padded = np.concatenate([[False], active, [False]]).astype(np.int8)
-    edges = np.diff(padded)
-    starts = np.nonzero(edges == 1)[0]
-    ends = np.nonzero(edges == -1)[0]
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def resumes(table: JobTable, placement: Placement) -> int:
-    """How many times the job is started again after a pause (each costs its overhead)."""
-    return int(kernels.resumes(placement.frac, table.started))
-
-
 def _rates(table: JobTable) -> npt.NDArray[np.float64]:
     return np.array([m.rate for m in table.modes], dtype=np.float64)
-
-
-def work_done(problem: Problem, table: JobTable, placement: Placement) -> float:
-    """Work seconds the placement completes, net of checkpoint overheads."""
-    return float(
-        kernels.work_done(
-            placement.frac,
-            placement.mode,
-            _rates(table),
-            float(problem.step_s),
-            table.overhead_work_s,
-            table.started,
-        )
-    )
-
-
-def outcome(problem: Problem, table: JobTable, placement: Placement) -> Outcome:
-    c = placement.cluster
-    active = placement.active()
-    kw = np.array([m.kw[c] for m in table.modes])
-    energy = placement.frac[active] * kw[placement.mode[active]] * problem.step_h
-    steps = np.nonzero(active)[0]
-    return Outcome(
-        energy_kwh=float(energy.sum()),
-        cost_usd=float(np.sum(energy * problem.usd_per_kwh[c, steps])),
-        carbon_kg=float(np.sum(energy * problem.kg_per_kwh[c, steps])),
-    )
 
 
 def objective_value(problem: Problem, table: JobTable, placement: Placement) -> float:
@@ -146,40 +102,6 @@ def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:
         table.started,
         float(problem.step_s),
     )
-
-
-def segments(problem: Problem, table: JobTable, placement: Placement) -> list[Segment]:
-    """Contiguous runs at one mode, as times (a run's last step may be a part-step)."""
-    out: list[Segment] = []
-    c = placement.cluster
-    for start, end in runs(placement.active()):
-        t = start
-        while t < end:
-            mode = int(placement.mode[t])
-            u = t
-            while u + 1 < end and placement.mode[u + 1] == mode:
-                u += 1
-            m = table.modes[mode]
-            cap = m.cap_w[c]
-            out.append(
-                Segment(
-                    start=problem.time_at(t),
-                    end=problem.time_at(u + float(placement.frac[u])),
-                    gpus=m.gpus,
-                    power_cap_w=None if np.isnan(cap) else round(float(cap), 1),
-                )
-            )
-            t = u + 1
-    return out
-
-
-def finish_step(placement: Placement) -> float:
-    """The (fractional) step at which the job finishes."""
-    steps = np.nonzero(placement.active())[0]
-    if len(steps) == 0:
-        return 0.0
-    last = int(steps[-1])
-    return last + float(placement.frac[last])
 
 
 def plan_loss(problem: Problem, placements: dict[int, Placement]) -> tuple[float, ...]:

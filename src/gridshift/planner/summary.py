@@ -1,9 +1,8 @@
 """The numbers behind every planned job, for all jobs at once: outcome, run-now counterfactual,
 signal means over each run, runs and resumes, the modes used, and the segments.
 
-``schedule`` reads one placement at a time (clear, for checks and small solvers); a plan of
-10,000 jobs needs the same figures in one compiled pass over the stacked placements. Both follow
-the same definitions: energy per step = share of the step x facility kW of its mode x step
+A plan of 10,000 jobs needs them in one compiled pass over the stacked placements. The
+definitions: energy per step = share of the step x facility kW of its mode x step
 hours; the run-now counterfactual is the job alone on its planned cluster from its release at
 the requested GPUs uncapped, contiguous, cut at the horizon.
 """
@@ -18,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.planner.flat import arrays_of
-from gridshift.planner.kernels import EPS, PAUSED, RUNNING, jit
-from gridshift.planner.model import Problem
+from gridshift.planner.kernels import EPS, jit
+from gridshift.planner.model import PAUSED, RUNNING, Problem
 from gridshift.planner.schedule import Placement
 
 Floats = npt.NDArray[np.float64]

@@ -1,8 +1,8 @@
 """What a policy did with each job: the steps it ran, the share of each, its facility kW there.
 
 Every policy ends in ``Run``s on the simulation grid, and settlement reads nothing else, so
-all policies are settled by one rule. ``Book`` is the capacity every policy shares: GPUs and
-site kW per cluster and step, the planner's own ``Capacity``.
+all policies are settled by one rule. Capacity (GPUs and site kW per cluster and step) is booked
+in the planner's own ``Capacity`` by every policy alike.
 """
 
 from __future__ import annotations
