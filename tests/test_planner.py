@@ -1403,3 +1403,20 @@ def test_deadline_inside_a_step_is_explained_by_the_grid(solver: str) -> None:
         solver,
     )
     assert "j" in {jp.job_id for jp in fine.jobs}
+
+
+def test_critical_job_without_room_at_release_takes_the_first_room_before_others() -> None:
+    """Running work holds the only cluster for 3 h: the critical job cannot start now, so it
+    gets the first step with room, before a deferrable job can take it (fast solver)."""
+    T = 12
+    fc = signals({"DE": (flat(T, 50), flat(T, 300))})
+    held = job("r", hours=5, deadline=12, submitted=at(-2))
+    crit = job("crit", hours=2, deadline=12, priority=Priority.CRITICAL)
+    other = job("n", hours=2, deadline=12)
+    running = {"r": RunningJob("r", "a", 8, done_s=2 * HOUR)}
+    result = run(
+        [held, crit, other], [cluster()], fc, options(T, cap_ratios=()), "fast", running=running
+    )
+    assert active_steps(only(result, "crit")) == [3, 4]
+    assert "no room at its release" in only(result, "crit").reason
+    assert min(active_steps(only(result, "n"))) >= 5

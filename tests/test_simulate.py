@@ -27,9 +27,10 @@ from gridshift.domain import SignalKind
 from gridshift.signals.library import SignalLibrary
 from gridshift.simulate.config import load_sim
 from gridshift.simulate.engine import simulate
-from gridshift.simulate.grid import grid_for, load_signals
+from gridshift.simulate.forecasts import ForecastView, SeriesView, views
+from gridshift.simulate.grid import Signals, grid_for, load_signals
 from gridshift.simulate.policies import gridshift as gridshift_policy
-from gridshift.simulate.policies import planning_horizon
+from gridshift.simulate.policies import lowest, planning_horizon
 from gridshift.simulate.workload import load_workload, load_workload_with_stats
 
 ROOT = Path(__file__).parents[1]
@@ -181,12 +182,12 @@ def test_gridshift_decides_nothing_on_signals_beyond_its_horizon(tmp_path: Path)
     cut = 30 * 4  # 30 h in 15 min steps
     horizon = planning_horizon(config, jobs)
     assert horizon == 12 * 4  # the longest job (4 h) fits: the configured 12 h stand
-    before = gridshift_policy(config, signals, signals.actual, jobs)
+    before = gridshift_policy(config, signals, SeriesView(signals.actual), jobs)
     rng = np.random.default_rng(3)
     changed = {k: v.copy() for k, v in signals.actual.items()}
     for values in changed.values():
         values[cut:] = rng.uniform(0, 1000, len(values) - cut)
-    after = gridshift_policy(replace(config), signals, changed, jobs)
+    after = gridshift_policy(replace(config), signals, SeriesView(changed), jobs)
     limit = cut - horizon
     assert limit > 0
     for a, b in zip(before, after, strict=True):
@@ -204,7 +205,10 @@ def test_noisy_forecasts_average_over_seeds_and_settle_on_actuals(tmp_path: Path
     )
     report, _ = simulate(load_sim(sim), library(tmp_path))
     assert set(report["policies"]) == {"run-now", "lowest-window"}  # run-now always runs
-    assert report["forecast"] == {"kind": "noisy", "relative_sd": 0.2, "seeds": [0, 1]}
+    told = report["forecast"]
+    assert (told["kind"], told["relative_sd"], told["seeds"]) == ("noisy", 0.2, [0, 1])
+    # about 0.2 x sqrt(2/pi) = 16 % mean absolute error, on every signal
+    assert all(10 < e < 25 for e in told["error_pct_24h"].values()), told
     perfect, _ = simulate(
         load_sim(write_sim(tmp_path, "policies: [lowest-window]\n", jobs=12)),
         library(tmp_path),
@@ -216,6 +220,114 @@ def test_noisy_forecasts_average_over_seeds_and_settle_on_actuals(tmp_path: Path
         report["policies"]["lowest-window"]["objective"]
         >= perfect["policies"]["lowest-window"]["objective"] - 1e-9
     )
+
+
+@pytest.mark.parametrize("kind", ["persistence", "seasonal-naive", "model"])
+def test_as_of_forecasts_never_look_ahead(tmp_path: Path, kind: str) -> None:
+    """Rewrite every actual value from step t on: no decision gridshift or lowest-window took
+    before t changes (the as-of models only ever see the past), while later ones do."""
+    config = load_sim(write_sim(tmp_path, f"forecast: {kind}\nhorizon: 12h\n"))
+    jobs = load_workload(config)
+    grid = grid_for(config, jobs)
+    signals = load_signals(config, grid, library(tmp_path))
+    cut = 20 * 4  # 20 h in 15 min steps
+    changed = {k: v.copy() for k, v in signals.actual.items()}
+    rng = np.random.default_rng(5)
+    for values in changed.values():
+        values[cut:] = rng.uniform(0, 1000, len(values) - cut)
+    other = replace(signals, actual=changed)
+    t0 = np.datetime64(START.replace(tzinfo=None), "s")
+    differs = False
+    for policy in (gridshift_policy, lambda c, s, v, j: lowest(c, s, v, j, slots=False)):
+        runs = []
+        for sig in (signals, other):
+            (view,) = views(config.forecast, sig.actual, sig.history, t0, grid.step_s)
+            assert not view.static
+            runs.append(policy(config, sig, view, jobs))
+        for a, b in zip(*runs, strict=True):
+            early_a, early_b = a.steps < cut, b.steps < cut
+            assert np.array_equal(a.steps[early_a], b.steps[early_b])
+            assert np.allclose(a.frac[early_a], b.frac[early_b])
+            if early_a.any():
+                assert a.cluster == b.cluster
+            differs |= a.cluster != b.cluster or not np.array_equal(a.steps, b.steps)
+    assert differs  # the later decisions did use the (changed) forecasts
+
+
+def told(tmp: Path, sim: Path) -> tuple[Signals, ForecastView]:
+    """The signals of a simulation and the (one) forecast view its policies are handed."""
+    config = load_sim(sim)
+    grid = grid_for(config, load_workload(config))
+    signals = load_signals(config, grid, library(tmp))
+    t0 = np.datetime64(START.replace(tzinfo=None), "s")
+    (view,) = views(config.forecast, signals.actual, signals.history, t0, grid.step_s)
+    return signals, view
+
+
+def test_model_forecast_reads_history_before_start(tmp_path: Path) -> None:
+    signals, view = told(tmp_path, write_sim(tmp_path, "forecast: persistence\n"))
+    for key, history in signals.history.items():
+        assert len(history) == 28 * 96
+        assert np.isfinite(history[-1])
+        # at step 0, persistence is the last value before start: from the history
+        assert np.all(view.window(key, 0, 8) == history[-1])
+        # at step 10, the value of step 9
+        assert np.all(view.window(key, 10, 8) == signals.actual[key][9])
+
+
+def write_issued(path: Path, shift: float) -> None:
+    """Issued forecasts every 6 h for 24 h ahead, hourly: the actual value + ``shift``."""
+    lib = SignalLibrary(path.parent / "library")
+    rows = ["zone,kind,issued_at,time,value"]
+    for zone in ("DE-LU", "US-TEX-ERCO"):
+        for kind in (SignalKind.CARBON, SignalKind.PRICE):
+            series = lib.load(zone, kind)
+            for issue in range(0, 4 * 24, 6):
+                at = START - timedelta(hours=6) + timedelta(hours=issue)
+                for h in range(24):
+                    t = at + timedelta(hours=h)
+                    i = int(np.searchsorted(series.times, np.datetime64(t.replace(tzinfo=None))))
+                    rows.append(
+                        f"{zone},{kind.value},{at:%Y-%m-%dT%H:%M:%SZ},{t:%Y-%m-%dT%H:%M:%SZ},"
+                        f"{float(series.values[i]) + shift}"
+                    )
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_file_forecasts_are_used_as_issued(tmp_path: Path) -> None:
+    write_issued(tmp_path / "issued.csv", shift=0.0)
+    sim = write_sim(
+        tmp_path, "forecast: {kind: file, path: issued.csv}\npolicies: [lowest-window]\n"
+    )
+    report, _ = simulate(load_sim(sim), library(tmp_path))
+    errors = report["forecast"]["error_pct_24h"]
+    # issued forecasts equal to the actuals: no error where an issue covers the step (an issue
+    # every 6 h for 24 h covers every step 24 h ahead up to 18 h; beyond, persistence)
+    assert all(e < 15 for e in errors.values()), errors
+    signals, view = told(tmp_path, sim)
+    for key, actual in signals.actual.items():
+        # as of 07:00 (the 06:00 issue), 08:00..12:00 are the issued (actual) hourly values
+        assert np.allclose(view.window(key, 28, 16), actual[28:44])
+
+
+def test_file_forecast_errors_name_the_key(tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text("zone,time,value\nDE-LU,2022-03-01T00:00:00Z,1\n")
+    sim = write_sim(tmp_path, "forecast: {kind: file, path: bad.csv}\n")
+    proc = run_cli(tmp_path, "simulate", str(sim))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "forecast.path" in proc.stderr
+    assert "kind, issued_at" in proc.stderr
+    sim = write_sim(tmp_path, "forecast: {kind: file, path: none.csv}\n")
+    proc = run_cli(tmp_path, "simulate", str(sim))
+    assert proc.returncode != 0
+    assert "forecast.path" in proc.stderr
+    assert "none.csv" in proc.stderr
+    sim = write_sim(tmp_path, "forecast: {kind: model, model: prophet}\n")
+    proc = run_cli(tmp_path, "simulate", str(sim))
+    assert proc.returncode != 0
+    assert "forecast.model" in proc.stderr
+    assert "ets" in proc.stderr
 
 
 # ------------------------------------------------------------------------------------ the CLI
@@ -264,7 +376,7 @@ def user_error(proc: subprocess.CompletedProcess[str]) -> str:
     ("extra", "expected"),
     [
         ("policies: [run-now, cheapest]\n", "policies: unknown policy (got 'cheapest')"),
-        ("forecast: model\n", "forecast: not simulated yet (got 'model')"),
+        ("forecast: arima\n", "forecast: unknown value (got 'arima')"),
         ("forecast: {kind: noisy, relative_sd: -1}\n", "forecast.relative_sd"),
         ("step: 7m\n", "step does not divide a day"),
         ("replan: 20m\n", "replan is not a whole number of steps"),
@@ -282,8 +394,10 @@ def test_cli_config_errors_name_the_key(tmp_path: Path, extra: str, expected: st
 def test_cli_workload_errors(tmp_path: Path) -> None:
     sim = write_sim(tmp_path, jobs=4)
     text = sim.read_text()
-    sim.write_text(text.replace("format: gridshift", "format: pollux"))
-    assert "not simulated yet" in user_error(run_cli(tmp_path, "simulate", str(sim)))
+    sim.write_text(text.replace("format: gridshift", "format: pollux, defaults: {within: 2h}"))
+    assert "missing column(s) name, time, application" in user_error(
+        run_cli(tmp_path, "simulate", str(sim))
+    )
     sim.write_text(text.replace("end: 2022-03-03", "end: 2022-03-01T00:01:00Z\nx: 1\n#"))
     assert "unknown key" in user_error(run_cli(tmp_path, "simulate", str(sim)))
     late = text.replace("start: 2022-03-01", "start: 2022-03-02T23:59:00Z\n#")
@@ -365,6 +479,44 @@ def test_gaia_pai_maps_seconds_and_cpus(tmp_path: Path) -> None:
     assert first.submitted_at == START.replace(month=5)  # arrival 0 -> start
     assert first.duration_s == float(rows[0]["length"])
     assert first.gpus == int(rows[0]["cpus"])
+
+
+def test_pollux_durations_follow_the_application_model(tmp_path: Path) -> None:
+    """Pollux workload 1 (160 jobs over 8 h): arrival = time, GPUs = num_replicas, duration =
+    the application's GPU-hours / (GPUs x data-parallel efficiency); gpu_hours overrides."""
+    file = TRACES / "pollux-workload-1.csv"
+    sim = trace_config(tmp_path, "pollux", file)
+    jobs, summary = load_workload_with_stats(load_sim(sim))
+    rows = {r["name"]: r for r in csv.DictReader(file.open())}
+    assert summary["rows"] == 160
+    assert len(jobs) == 160
+    seen = set()
+    for job in jobs:
+        row = rows[job.id]
+        n = int(row["num_replicas"])
+        assert job.gpus == n
+        assert job.submitted_at == START.replace(month=5) + timedelta(seconds=int(row["time"]))
+        hours = {"cifar10": 0.5, "ncf": 0.5, "bert": 3.2, "deepspeech2": 3.2, "yolov3": 32.0}
+        hours["imagenet"] = 316.0
+        efficiency = 1.0 if n <= 8 else 0.92 - 0.005 * np.log2(n / 8)
+        assert job.duration_s == pytest.approx(hours[row["application"]] * 3600 / (n * efficiency))
+        seen.add(row["application"])
+    assert seen == {"cifar10", "ncf", "bert", "deepspeech2", "yolov3", "imagenet"}
+    # 16 GPUs run a job 1.83x as fast as 8 (the POWER-MODELS figure)
+    custom = trace_config(tmp_path, "pollux", file, ", gpu_hours: {ncf: 1.0}")
+    again = {j.id: j for j in load_workload(load_sim(custom))}
+    ncf = next(j for j in jobs if rows[j.id]["application"] == "ncf")
+    assert again[ncf.id].duration_s == pytest.approx(2 * ncf.duration_s)
+
+
+def test_pollux_unknown_application_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "w.csv"
+    bad.write_text("name,time,application,num_replicas,batch_size\nx-0,5,gpt5,8,64\n")
+    sim = trace_config(tmp_path, "pollux", bad)
+    line = user_error(run_cli(tmp_path, "simulate", str(sim)))
+    assert "row 2.application" in line
+    assert "gpt5" in line
+    assert "workload.gpu_hours" in line
 
 
 def test_trace_without_slack_is_refused(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from gridshift.planner import SOLVERS, PlannerOptions, solve
 from gridshift.planner.model import build_problem
 
 app = typer.Typer(
-    help="Benchmarks of the planner and the forecasts (later: the simulator and API).",
+    help="Benchmarks of the planner, the forecasts and the simulator.",
     no_args_is_help=True,
 )
 
@@ -198,4 +198,76 @@ def bench_backtest(
         )
     console.print(
         f"slowest zone {max(s for _, s in runs):.3f} s; peak RSS {out['peak_rss_mb']:.0f} MB"
+    )
+
+
+@app.command("simulate")
+def bench_simulate(
+    jobs: Annotated[int, typer.Option("--jobs", help="Number of jobs.")] = 100_000,
+    days: Annotated[
+        float, typer.Option("--days", help="Days of arrivals (from 2021-01-01).")
+    ] = 365,
+    clusters: Annotated[int, typer.Option("--clusters", help="Number of clusters.")] = 5,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs per cluster.")] = 8,
+    step: Annotated[str, typer.Option("--step", help="Simulation step.")] = "1h",
+    within: Annotated[str, typer.Option("--within", help="Slack after each job's run.")] = "24h",
+    policies: Annotated[
+        str, typer.Option("--policies", help="Comma-separated policies (run-now always runs).")
+    ] = "run-now,gridshift",
+    seed: Annotated[int, typer.Option("--seed", help="Workload seed.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Simulate a seeded year-long trace (Alibaba-shaped jobs) on the bundled real signals;
+    report each policy's seconds, the peak memory, deadline misses and savings."""
+    import tempfile
+    from pathlib import Path
+
+    from gridshift.bench.instances import warm_up
+    from gridshift.bench.simulation import bench_config, write_jobs
+    from gridshift.cli.common import library
+    from gridshift.simulate.engine import simulate
+
+    if not 1 <= jobs <= 1_000_000:
+        raise UserError(f"--jobs {jobs} is out of range", hint="1 to 1000000")
+    if not 1 <= days <= 365:
+        raise UserError(f"--days {days} is out of range", hint="1 to 365 (the data covers 2021)")
+    if not 1 <= clusters <= 16 or not 1 <= gpus <= 100_000:
+        raise UserError("--clusters or --gpus out of range", hint="1-16 clusters, 1-100000 GPUs")
+    within_s = parse_duration(within, field="--within")
+    warm_up()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        write_jobs(folder / "jobs.csv", jobs, days, within_s, seed)
+        config = bench_config(
+            folder, clusters, gpus, days, step, [p.strip() for p in policies.split(",") if p]
+        )
+        built = time.perf_counter() - started
+        started = time.perf_counter()
+        report, _ = simulate(config, library(None))
+        total = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "jobs": report["jobs"],
+        "days": days,
+        "clusters": clusters,
+        "gpus_per_cluster": gpus,
+        "step": step,
+        "steps": report["grid"]["steps"],
+        "seconds": round(total, 2),
+        "policy_seconds": {k: round(v["seconds"], 2) for k, v in report["policies"].items()},
+        "deadline_misses": {k: v["deadline_misses"] for k, v in report["policies"].items()},
+        "savings": report["savings"],
+        "peak_rss_mb": round(_rss_mb(), 1),
+        "workload_seconds": round(built, 2),
+        "seed": seed,
+    }
+    if json_out:
+        print_json(out)
+        return
+    console.print(
+        f"{out['jobs']:,} jobs, {clusters} clusters x {gpus} GPUs, {out['steps']:,} steps of "
+        f"{step}: {total:.1f} s in all ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in out["policy_seconds"].items())
+        + f"), peak RSS {out['peak_rss_mb']:.0f} MB; misses "
+        + ", ".join(f"{k} {v:g}" for k, v in out["deadline_misses"].items())
     )

@@ -31,11 +31,11 @@ def _per_step(detail: Detail, policy: str) -> tuple[Any, Any, Any]:
     for run in detail.runs[policy]:
         if not run.ran:
             continue
-        c = run.cluster
-        np.add.at(kw[c], run.steps, run.kw * run.frac)
+        where = run.clusters
+        np.add.at(kw, (where, run.steps), run.kw * run.frac)
         energy = run.frac * run.kw * grid.step_h
-        np.add.at(usd, run.steps, energy * detail.prices.usd[c, run.steps])
-        np.add.at(kg, run.steps, energy * detail.prices.kg[c, run.steps])
+        np.add.at(usd, run.steps, energy * detail.prices.usd[where, run.steps])
+        np.add.at(kg, run.steps, energy * detail.prices.kg[where, run.steps])
     return kw, usd, kg
 
 
@@ -125,7 +125,7 @@ def write_report(
                     [(grid.step_h * float(t), grid.step_h * float(f))
                      for t, f in zip(run.steps, run.frac, strict=True)],
                     (i - 0.4, 0.8),
-                    color=colours(run.cluster % 10),
+                    color=[colours(int(c) % 10) for c in run.clusters],
                 )  # fmt: skip
         ax.set_yticks(range(len(detail.jobs)), [j.id for j in detail.jobs], fontsize=6)
         ax.set_xlabel("hours")

@@ -88,6 +88,11 @@ def reason(problem: Problem, table: JobTable, summary: Summary, p: int) -> str:
     delay_s = (first - table.release) * problem.step_s
     if delay_s <= 0:
         parts.append(f"starts at its release ({_hm(problem.time_at(first))}) on {cluster.name}")
+    elif table.priority is Priority.CRITICAL:
+        parts.append(
+            f"critical, but no room at its release: starts at the first step with room, "
+            f"{_hm(problem.time_at(first))} on {cluster.name} ({_hours(delay_s)} later)"
+        )
     else:
         parts.append(
             f"deferred {_hours(delay_s)} to {_hm(problem.time_at(first))} on {cluster.name}"

@@ -13,6 +13,14 @@ The cycle, in phases:
 5. Local search (``repair``): ejection chains (up to 500 jobs: a job takes the place a few
    others hold if they can all go elsewhere and the total falls) and re-insertion (up to 2,000
    jobs: each job, dearest first, is placed again against all the others, slots or one window).
+
+Warm start (``solve_fast(problem, warm=...)``): re-planning from the previous plan (carried
+forward by ``warm.carry``), the same ordered pass, but a job whose placement is still valid
+against what the earlier ones left keeps it; only the others are placed afresh, repaired and
+searched, with re-insertion also offered to the ``WARM_POLISH`` dearest kept jobs. The plan
+changes only where something changed (new jobs, lost room, better steps where the forecast
+moved), and a re-plan costs milliseconds: what lets the engine and the simulator re-plan at
+every arrival.
 """
 
 from __future__ import annotations
@@ -23,14 +31,15 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.domain import Priority
-from gridshift.planner.greedy import Capacity, place_all
+from gridshift.planner.greedy import Capacity, place_all, place_warm
 from gridshift.planner.lagrange import affordable_steps, lagrangian
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.repair import EJECT_MAX_JOBS, POLISH_MAX_JOBS, eject, polish, repair
-from gridshift.planner.schedule import Placement, plan_loss
+from gridshift.planner.schedule import Placement, objective_value, plan_loss
 
 Floats = npt.NDArray[np.float64]
 PRICE_SCALES = (0.5, 1.0, 2.0)  # capacity prices x these, one pass each
+WARM_POLISH = 32  # kept jobs a warm re-plan also re-inserts (dearest first)
 
 
 def order(problem: Problem) -> list[int]:
@@ -93,13 +102,18 @@ def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> li
     return sorted(sequence, key=key)
 
 
-def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
+def solve_fast(
+    problem: Problem, warm: dict[int, Placement] | None = None
+) -> tuple[dict[int, Placement], list[int]]:
     """Placements by job index, and the jobs that found no room.
 
     Where jobs found none and the instance is small enough for the local search, more passes
     try to place them: one with them first within their priority class, and passes directed by
     capacity prices (``lagrange``: jobs keep out of the steps others need most). The best plan
-    stands (fewest jobs left out by priority, then cost)."""
+    stands (fewest jobs left out by priority, then cost). With ``warm`` placements (by job
+    index), the valid ones are kept and only the rest is solved (``solve_warm``)."""
+    if warm:
+        return solve_warm(problem, warm)
     sequence = order(problem)
     placements, failed = _pass(problem, sequence)
     if failed and len(problem.jobs) <= POLISH_MAX_JOBS:
@@ -116,4 +130,48 @@ def solve_fast(problem: Problem) -> tuple[dict[int, Placement], list[int]]:
             if plan_loss(problem, again) < plan_loss(problem, placements):
                 placements, failed = again, still
     local_search(problem, placements)
+    return placements, failed
+
+
+def warm_order(problem: Problem, warm: dict[int, Placement]) -> list[int]:
+    """``order``, but started work that had a place in the previous plan comes right after
+    running contiguous and critical work: it is pinned to its cluster, the least free to go
+    elsewhere, and its plan is a commitment; the rest is placed around it."""
+    sequence = order(problem)
+    position = {j: i for i, j in enumerate(sequence)}
+
+    def key(j: int) -> tuple[int, int]:
+        table = problem.jobs[j]
+        if table.running_on is not None and not table.interruptible:
+            return (0, position[j])
+        if table.priority is Priority.CRITICAL:
+            return (1, position[j])
+        if table.running_on is not None and j in warm:
+            return (2, position[j])
+        return (3, position[j])
+
+    return sorted(sequence, key=key)
+
+
+def solve_warm(
+    problem: Problem, warm: dict[int, Placement]
+) -> tuple[dict[int, Placement], list[int]]:
+    """Keep what is still valid of ``warm``, place the rest, repair, and search locally around
+    what changed (module docstring)."""
+    sequence = warm_order(problem, warm)
+    cap = Capacity(problem)
+    placements, failed, fresh = place_warm(problem, sequence, warm, cap)
+    if failed:
+        still = repair(problem, cap, placements, failed)
+        fresh += [j for j in failed if j not in still]
+        failed = still
+    if fresh and len(problem.jobs) <= EJECT_MAX_JOBS:
+        eject(problem, placements, only=fresh)
+    moved = set(fresh)
+    dearest = sorted(
+        (j for j in placements if j not in moved),
+        key=lambda j: (-objective_value(problem, problem.jobs[j], placements[j]), j),
+    )[:WARM_POLISH]
+    if len(problem.jobs) <= POLISH_MAX_JOBS:
+        polish(problem, placements, only=[*fresh, *dearest], rounds=1)
     return placements, failed

@@ -39,12 +39,21 @@ class Capacity:
         self.gpus = np.repeat(problem.gpus[:, None].astype(np.float64), problem.steps, axis=1)
         self.kw = problem.headroom_kw.astype(np.float64, copy=True)
 
+        self.arrays = arrays_of(problem)
+
+    @classmethod
+    def holding(cls, problem: Problem, placements: dict[int, Placement]) -> Capacity:
+        """What is left once ``placements`` hold their capacity."""
+        cap = cls(problem)
+        for j, p in placements.items():
+            cap.book(problem.jobs[j], p)
+        return cap
+
     def book(self, table: JobTable, placement: Placement, sign: float = 1.0) -> None:
         """Take (or with ``sign=-1`` give back) the capacity a placement holds (a part-step
         still holds its GPUs and kW for that step)."""
-        c = placement.cluster
-        gpus = np.array([m.gpus for m in table.modes], dtype=np.float64)
-        kw = np.array([m.kw[c] for m in table.modes], dtype=np.float64)
+        c, j = placement.cluster, table.index
+        gpus, kw = self.arrays.gpus[j], self.arrays.kw[j, :, c]
         kernels.book(c, placement.frac, placement.mode, gpus, kw, self.gpus, self.kw, sign)
 
 
@@ -133,3 +142,27 @@ def place_all(
     }
     failed = [j for j in order if cluster[j] < 0]
     return placements, failed
+
+
+def place_warm(
+    problem: Problem, order: list[int], warm: dict[int, Placement], cap: Capacity
+) -> tuple[dict[int, Placement], list[int], list[int]]:
+    """``place_all`` from a warm start: in order, a job keeps its ``warm`` placement where it
+    is still valid against what the earlier ones left (``passes.fits``), else is placed afresh.
+    Returns the placements, the jobs that found no room, and the jobs placed afresh."""
+    J, T = len(problem.jobs), problem.steps
+    frac = np.zeros((J, T))
+    mode = np.full((J, T), -1, dtype=np.int64)
+    cluster = np.full(J, -1, dtype=np.int64)
+    for j, p in warm.items():
+        if len(p.frac) == T:
+            frac[j], mode[j], cluster[j] = p.frac, p.mode, p.cluster
+    sequence = np.asarray(order, dtype=np.int64)
+    jobs, numbers = arrays_of(problem).kernel_tuple(), problem_tuple(problem)
+    kept = passes.greedy_warm(sequence, cluster, jobs, numbers, cap.gpus, cap.kw, frac, mode)
+    placements = {
+        j: Placement(j, int(cluster[j]), frac[j], mode[j]) for j in order if cluster[j] >= 0
+    }
+    failed = [j for j in order if cluster[j] < 0]
+    fresh = [j for j in order if cluster[j] >= 0 and not kept[j]]
+    return placements, failed, fresh

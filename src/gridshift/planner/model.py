@@ -289,26 +289,15 @@ def build_modes(
     return modes
 
 
-def build_problem(
-    jobs: Sequence[Job],
+def cost_tables(
     clusters: Sequence[Cluster],
     forecasts: Mapping[tuple[str, SignalKind], Forecast],
     objective: Objective,
-    now: datetime,
-    options: PlannerOptions,
-    running: Mapping[str, RunningJob] | None = None,
-    previous_starts: Mapping[str, datetime] | None = None,
-) -> Problem:
-    """Stage 1: the tables every solver works on."""
-    running = running or {}
-    previous_starts = previous_starts or {}
-    t0 = require_utc(now, "now")
-    step_s = options.step_s
-    steps = max(1, math.ceil(options.horizon_s / step_s))
-    times = as_np(t0) + np.arange(steps, dtype=np.int64) * np.timedelta64(step_s, "s")
-    if not clusters:
-        raise InternalError("the planner needs at least one cluster")
-
+    times: npt.NDArray[np.datetime64],
+) -> tuple[Floats, Floats, Floats, dict[str, str]]:
+    """Per cluster and step: USD per kWh, carbon g per kWh and the objective's cost per kWh,
+    from the forecasts on ``times``; notes on zones whose forecasts fall short."""
+    steps = len(times)
     C = len(clusters)
     usd = np.zeros((C, steps))
     carbon = np.zeros((C, steps))
@@ -334,6 +323,33 @@ def build_problem(
         cost = kg.copy()
     else:
         cost = usd + kg / 1000.0 * objective.carbon_price_usd_per_tonne
+
+    return usd, carbon, cost, zone_notes
+
+
+def build_problem(
+    jobs: Sequence[Job],
+    clusters: Sequence[Cluster],
+    forecasts: Mapping[tuple[str, SignalKind], Forecast],
+    objective: Objective,
+    now: datetime,
+    options: PlannerOptions,
+    running: Mapping[str, RunningJob] | None = None,
+    previous_starts: Mapping[str, datetime] | None = None,
+) -> Problem:
+    """Stage 1: the tables every solver works on."""
+    running = running or {}
+    previous_starts = previous_starts or {}
+    t0 = require_utc(now, "now")
+    step_s = options.step_s
+    steps = max(1, math.ceil(options.horizon_s / step_s))
+    times = as_np(t0) + np.arange(steps, dtype=np.int64) * np.timedelta64(step_s, "s")
+    if not clusters:
+        raise InternalError("the planner needs at least one cluster")
+
+    C = len(clusters)
+    usd, carbon, cost, zone_notes = cost_tables(clusters, forecasts, objective, times)
+    kg = carbon / 1000.0
 
     gpus = np.array([UNLIMITED_GPUS if c.gpus is None else c.gpus for c in clusters])
     idle_kw = np.array([c.idle_kw() for c in clusters])

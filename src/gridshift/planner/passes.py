@@ -11,7 +11,16 @@ from typing import Any
 import numpy as np
 
 from gridshift.planner.flat import CRITICAL, FIXED, SLOTS
-from gridshift.planner.kernels import book, clear, jit, slots_place, value, window_place
+from gridshift.planner.kernels import (
+    EPS,
+    book,
+    clear,
+    jit,
+    slots_place,
+    value,
+    window_place,
+    work_done,
+)
 
 
 @jit
@@ -42,11 +51,15 @@ def place(j: int, jobs: Any, problem: Any, cap_g: Any, cap_k: Any, frac: Any, mo
             mode[:] = w_mode
             return w
         return c
-    fixed = -1
     if kind == CRITICAL:
-        fixed = a_release[j]
-    elif kind == FIXED:
-        fixed = 0
+        # At its release; where running work holds the room then, at the earliest step with
+        # room (reserved before any deferrable job can take it).
+        for start in range(a_release[j], frac.shape[0]):
+            c = window_place(j, start, jobs, problem, cap_g, cap_k, frac, mode)
+            if c >= 0:
+                return c
+        return -1
+    fixed = 0 if kind == FIXED else -1
     return window_place(j, fixed, jobs, problem, cap_g, cap_k, frac, mode)
 
 
@@ -64,3 +77,65 @@ def greedy(
             book(c, frac[j], mode[j], a_gpus[j], a_kw[j, :, c], cap_g, cap_k, 1.0)
             cluster[j] = c
     return cluster
+
+
+@jit
+def fits(
+    j: int, c: int, jobs: Any, problem: Any, cap_g: Any, cap_k: Any, frac: Any, mode: Any
+) -> bool:
+    """Whether a given placement of job j on cluster c is valid against the capacity left:
+    an allowed cluster, steps inside its window, modes that may run there, room for them, all
+    its work done, and one contiguous run from the right step where its kind needs that."""
+    a_release, a_deadline, a_work, a_overhead, a_kind, a_running = jobs[:6]
+    a_n_modes, a_allowed, a_gpus, a_rate, a_kw = jobs[7:]
+    if c < 0 or not a_allowed[j, c]:
+        return False
+    kind = a_kind[j]
+    first = -1
+    last = -1
+    runs = 0
+    for t in range(frac.shape[0]):
+        if frac[t] <= EPS:
+            continue
+        m = mode[t]
+        if m < 0 or m >= a_n_modes[j] or not np.isfinite(a_kw[j, m, c]):
+            return False
+        if t < a_release[j] or t >= a_deadline[j]:
+            return False
+        if cap_g[c, t] < a_gpus[j, m] - 1e-9 or cap_k[c, t] < a_kw[j, m, c] - 1e-9:
+            return False
+        if first < 0:
+            first = t
+        if last != t - 1:
+            runs += 1
+        last = t
+    if first < 0:
+        return False
+    if kind != SLOTS and runs != 1:
+        return False
+    if (kind == CRITICAL and first != a_release[j]) or (kind == FIXED and first != 0):
+        return False
+    done = work_done(frac, mode, a_rate[j], problem[4], a_overhead[j], a_running[j])
+    return bool(done >= a_work[j] - 1e-3)
+
+
+@jit
+def greedy_warm(
+    order: Any, cluster: Any, jobs: Any, problem: Any, cap_g: Any, cap_k: Any, frac: Any, mode: Any
+) -> Any:
+    """``greedy`` from a warm start: each job of ``order`` with a given placement (``cluster[j]
+    >= 0``, its rows in ``frac``/``mode``) keeps it if it is still valid against what the
+    earlier ones left (``fits``); any other is placed afresh, in its turn. Returns which jobs
+    kept theirs; ``cluster`` ends as in ``greedy`` (-1: no room)."""
+    a_gpus, _, a_kw = jobs[9:]
+    kept = np.zeros(a_gpus.shape[0], dtype=np.bool_)
+    for j in order:
+        c = cluster[j]
+        if c >= 0 and fits(j, c, jobs, problem, cap_g, cap_k, frac[j], mode[j]):
+            kept[j] = True
+        else:
+            c = place(j, jobs, problem, cap_g, cap_k, frac[j], mode[j])
+            cluster[j] = c
+        if c >= 0:
+            book(c, frac[j], mode[j], a_gpus[j], a_kw[j, :, c], cap_g, cap_k, 1.0)
+    return kept

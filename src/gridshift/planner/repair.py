@@ -52,22 +52,42 @@ def _reshuffle(
     return None
 
 
-def _blockers(
-    problem: Problem, placements: dict[int, Placement], j: int, ideal: Placement
-) -> list[int]:
-    """Movable jobs of equal or lower priority that sit where ``ideal`` would run."""
-    table = problem.jobs[j]
-    steps = ideal.active()
-    return [
-        v
-        for v, p in placements.items()
-        if v != j
-        and p.cluster == ideal.cluster
-        and bool((p.active() & steps).any())
-        and problem.jobs[v].priority.rank <= table.priority.rank
-        and problem.jobs[v].running_on is None
-        and problem.jobs[v].priority is not Priority.CRITICAL
-    ]
+class _Occupancy:
+    """Where each placed job runs (cluster, active steps), kept up to date through moves, to
+    find the jobs in another's way without scanning every placement."""
+
+    def __init__(self, problem: Problem, placements: dict[int, Placement]) -> None:
+        J = len(problem.jobs)
+        self.on = np.zeros((J, problem.steps), dtype=np.bool_)
+        self.cluster = np.full(J, -1, dtype=np.int64)
+        # Who may be moved out of another's way: rank of movable jobs, 99 for the rest.
+        self.rank = np.array(
+            [
+                t.priority.rank
+                if t.running_on is None and t.priority is not Priority.CRITICAL
+                else 99
+                for t in problem.jobs
+            ],
+            dtype=np.int64,
+        )
+        for j, p in placements.items():
+            self.update(j, p)
+
+    def update(self, j: int, placement: Placement | None) -> None:
+        if placement is None:
+            self.on[j] = False
+            self.cluster[j] = -1
+        else:
+            self.on[j] = placement.frac > EPS
+            self.cluster[j] = placement.cluster
+
+    def blockers(self, j: int, rank: int, ideal: Placement) -> list[int]:
+        """Movable jobs of equal or lower priority that sit where ``ideal`` would run."""
+        steps = np.flatnonzero(ideal.frac > EPS)
+        hit = (self.cluster == ideal.cluster) & (self.rank <= rank)
+        hit &= self.on[:, steps].any(axis=1)
+        hit[j] = False
+        return [int(v) for v in np.flatnonzero(hit)]
 
 
 def repair(
@@ -189,19 +209,24 @@ POLISH_MAX_JOBS = 2000
 IMPROVE_ROUNDS = 2
 
 
-def polish(problem: Problem, placements: dict[int, Placement]) -> None:
+def polish(
+    problem: Problem,
+    placements: dict[int, Placement],
+    only: list[int] | None = None,
+    rounds: int = IMPROVE_ROUNDS,
+) -> None:
     """Re-insertion, a local search: take each job out in turn and place it again against the
     capacity all the others hold (its best window, its best slots, and for an interruptible job
     also its best single window); keep the new placement if it is cheaper. Earlier jobs that
     took a cheap spot first no longer hold it if a later, bigger job pays more for it elsewhere:
-    the move lets the small job give way where it loses least. Two rounds, highest cost first."""
-    cap = Capacity(problem)
-    for j, p in placements.items():
-        cap.book(problem.jobs[j], p)
-    for _ in range(IMPROVE_ROUNDS):
+    the move lets the small job give way where it loses least. Two rounds, highest cost first;
+    ``only`` limits the moves to those jobs (a warm start re-inserts what changed)."""
+    cap = Capacity.holding(problem, placements)
+    movable = list(placements) if only is None else [j for j in only if j in placements]
+    for _ in range(rounds):
         improved = False
-        value = {j: objective_value(problem, problem.jobs[j], p) for j, p in placements.items()}
-        for j in sorted(placements, key=lambda j: (-value[j], j)):
+        value = {j: objective_value(problem, problem.jobs[j], placements[j]) for j in movable}
+        for j in sorted(movable, key=lambda j: (-value[j], j)):
             table = problem.jobs[j]
             if table.running_on is not None or table.priority is Priority.CRITICAL:
                 continue  # they keep their place
@@ -229,35 +254,44 @@ MAX_EJECTED = 3
 EJECT_MAX_JOBS = 500  # the blocker search is quadratic in jobs
 
 
-def eject(problem: Problem, placements: dict[int, Placement]) -> None:
+def eject(
+    problem: Problem, placements: dict[int, Placement], only: list[int] | None = None
+) -> None:
     """Ejection chains, a local search for what one-job moves cannot fix: a job that would be
     much cheaper where a few other jobs sit takes that place if they can all be placed again
-    elsewhere and the total cost falls. Dearest jobs first; every move is undone if it fails."""
-    cap = Capacity(problem)
-    for j, p in placements.items():
-        cap.book(problem.jobs[j], p)
-    value = {j: objective_value(problem, problem.jobs[j], p) for j, p in placements.items()}
+    elsewhere and the total cost falls. Dearest jobs first; every move is undone if it fails.
+    ``only`` limits the jobs that try to take another's place."""
+    cap = Capacity.holding(problem, placements)
+    value: dict[int, float] = {}
+
+    def value_of(v: int) -> float:
+        if v not in value:
+            value[v] = objective_value(problem, problem.jobs[v], placements[v])
+        return value[v]
+
+    occupancy = _Occupancy(problem, placements)
     empty = Capacity(problem)
-    for j in sorted(placements, key=lambda j: (-value[j], j)):
+    movers = list(placements) if only is None else [j for j in only if j in placements]
+    for j in sorted(movers, key=lambda j: (-value_of(j), j)):
         table = problem.jobs[j]
         if table.running_on is not None or table.priority is Priority.CRITICAL:
             continue
         ideal = place(problem, table, empty)
-        if ideal is None or objective_value(problem, table, ideal) >= value[j] - 1e-9:
+        if ideal is None or objective_value(problem, table, ideal) >= value_of(j) - 1e-9:
             continue
-        blockers = _blockers(problem, placements, j, ideal)
+        blockers = occupancy.blockers(j, table.priority.rank, ideal)
         if not blockers or len(blockers) > MAX_EJECTED:
             continue
         before = {v: placements[v] for v in [j, *blockers]}
-        cost_before = sum(value[v] for v in before)
+        cost_before = sum(value_of(v) for v in before)
         moved = _reshuffle(problem, cap, placements, j, blockers)
         if moved is None:
             continue
         cost_after = sum(objective_value(problem, problem.jobs[v], p) for v, p in moved.items())
         if cost_after < cost_before - 1e-9 * max(1.0, cost_before):
-            value.update(
-                {v: objective_value(problem, problem.jobs[v], p) for v, p in moved.items()}
-            )
+            for v, p in moved.items():
+                value.pop(v, None)
+                occupancy.update(v, p)
             continue
         # No saving: put everything back as it was.
         for v, p in moved.items():

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.planner import kernels
+from gridshift.planner.flat import arrays_of
 from gridshift.planner.model import JobTable, Problem
 
 EPS = kernels.EPS
@@ -78,12 +79,11 @@ def _rates(table: JobTable) -> npt.NDArray[np.float64]:
 
 
 def objective_value(problem: Problem, table: JobTable, placement: Placement) -> float:
+    """The placement's objective (energy at each step's cost)."""
     c = placement.cluster
-    active = placement.active()
-    kw = np.array([m.kw[c] for m in table.modes])
-    steps = np.nonzero(active)[0]
-    energy = placement.frac[active] * kw[placement.mode[active]] * problem.step_h
-    return float(np.sum(energy * problem.cost[c, steps]))
+    steps = np.flatnonzero(placement.frac > EPS)
+    kw = arrays_of(problem).kw[table.index, placement.mode[steps], c]
+    return float(np.dot(placement.frac[steps] * kw, problem.cost[c, steps])) * problem.step_h
 
 
 def tidy(problem: Problem, table: JobTable, placement: Placement) -> None:

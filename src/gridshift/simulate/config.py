@@ -25,12 +25,15 @@ from gridshift.config.site import SiteConfig, site_from_data
 from gridshift.config.units import parse_duration, parse_time
 from gridshift.config.yamlio import read_yaml
 from gridshift.domain import ConfigError
+from gridshift.forecasting import models
 
 POLICIES = ("run-now", "lowest-window", "lowest-slots", "gridshift", "oracle")
-FORMATS = ("gridshift", "alibaba-openb", "gaia-pai")
-LATER_FORMATS = ("pollux",)
-FORECASTS = ("perfect", "noisy")
-LATER_FORECASTS = ("persistence", "seasonal-naive", "model", "file")
+FORMATS = ("gridshift", "alibaba-openb", "gaia-pai", "pollux")
+LATER_FORMATS: tuple[str, ...] = ()
+FORECASTS = ("perfect", "noisy", "persistence", "seasonal-naive", "model", "file")
+LATER_FORECASTS: tuple[str, ...] = ()
+# The as-of kinds and the forecasting model each one runs (``forecasting.models``).
+AS_OF_MODELS = {"persistence": "persistence", "seasonal-naive": "seasonal-daily"}
 DEFAULT_KEYS = ("within", "interruptible", "checkpoint_overhead", "watts_per_gpu")
 SIM_KEYS = ("start", "end", "step", "workload", "forecast", "policies", "replan", "horizon", "seed")
 
@@ -47,9 +50,13 @@ class Defaults:
 
 @dataclass(frozen=True)
 class ForecastSpec:
-    kind: str = "perfect"  # perfect | noisy
-    relative_sd: float = 0.0
-    seeds: tuple[int, ...] = (0,)
+    kind: str = "perfect"  # one of FORECASTS
+    relative_sd: float = 0.0  # noisy
+    seeds: tuple[int, ...] = (0,)  # noisy
+    model: str = (
+        ""  # persistence | seasonal-naive | model: the forecasting model run as of each step
+    )
+    path: Path | None = None  # file: issued forecasts
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class SimConfig:
     seed: int
     source: str
     echo: dict[str, Any] = field(default_factory=dict)  # the simulation keys as given
+    gpu_hours: dict[str, float] = field(default_factory=dict)  # pollux: GPU-hours by application
 
 
 def _mapping(value: Any, source: str, key: str, accepted: str) -> dict[str, Any]:
@@ -147,17 +155,57 @@ def _defaults(value: Any, source: str) -> Defaults:
     )
 
 
-def _forecast(value: Any, source: str) -> ForecastSpec:
+def _forecast(value: Any, source: str, base: Path) -> ForecastSpec:
     if isinstance(value, str):
         kind = value
         data: dict[str, Any] = {}
     else:
-        data = _mapping(value, source, "forecast", "perfect, or {kind: noisy, relative_sd: 0.05}")
-        _unknown(data, ("kind", "relative_sd", "seeds"), source, "forecast")
+        data = _mapping(
+            value,
+            source,
+            "forecast",
+            "perfect, persistence, seasonal-naive, model, {kind: noisy, relative_sd: 0.05} "
+            "or {kind: file, path: forecasts.csv}",
+        )
+        _unknown(data, ("kind", "relative_sd", "seeds", "model", "path"), source, "forecast")
         kind = data.get("kind", "")
     _one_of(kind, FORECASTS, LATER_FORECASTS, source, "forecast.kind" if data else "forecast")
     if kind == "perfect":
         return ForecastSpec()
+    if kind in AS_OF_MODELS:
+        return ForecastSpec(kind, model=AS_OF_MODELS[kind])
+    if kind == "model":
+        name = data.get("model", models.DEFAULT_MODEL)
+        if name not in models.MODELS:
+            raise ConfigError(
+                "unknown forecast model",
+                source=source,
+                field="forecast.model",
+                value=name,
+                accepted=", ".join(models.MODELS),
+            )
+        return ForecastSpec(kind, model=str(name))
+    if kind == "file":
+        path = data.get("path")
+        if not isinstance(path, str) or not path:
+            raise ConfigError(
+                "missing or not a path",
+                source=source,
+                field="forecast.path",
+                value=path,
+                accepted="a CSV or Parquet file of issued forecasts (zone, kind, issued_at, "
+                "time, value)",
+            )
+        resolved = (base / path).resolve()
+        if not resolved.is_file():
+            raise ConfigError(
+                "no such file",
+                source=source,
+                field="forecast.path",
+                value=path,
+                accepted=f"an existing file (looked for {resolved})",
+            )
+        return ForecastSpec(kind, path=resolved)
     sd = data.get("relative_sd")
     if isinstance(sd, bool) or not isinstance(sd, int | float) or not 0 <= float(sd) <= 10:
         raise ConfigError(
@@ -181,6 +229,22 @@ def _forecast(value: Any, source: str) -> ForecastSpec:
             accepted="e.g. [0, 1, 2]",
         )
     return ForecastSpec("noisy", float(sd), tuple(seeds))
+
+
+def _gpu_hours(value: Any, source: str) -> dict[str, float]:
+    data = _mapping(value, source, "workload.gpu_hours", "{application: GPU-hours}, e.g. {bert: 4}")
+    out = {}
+    for name, hours in data.items():
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
+            raise ConfigError(
+                "not a positive number of GPU-hours",
+                source=source,
+                field=f"workload.gpu_hours.{name}",
+                value=hours,
+                accepted="GPU-hours one job of the application takes, e.g. 4",
+            )
+        out[str(name)] = float(hours)
+    return out
 
 
 def _policies(value: Any, source: str) -> tuple[str, ...]:
@@ -234,7 +298,7 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
             accepted="e.g. 5m, 15m, 30m, 1h",
         )
     workload = _mapping(sim["workload"], source, "workload", "{file: jobs.csv, format: gridshift}")
-    _unknown(workload, ("file", "format", "defaults", "offset"), source, "workload")
+    _unknown(workload, ("file", "format", "defaults", "offset", "gpu_hours"), source, "workload")
     if "file" not in workload or not isinstance(workload["file"], str):
         raise ConfigError(
             "missing or not a path",
@@ -248,6 +312,7 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
     offset_s = 0.0
     if "offset" in workload:  # the trace time that maps onto start (traces only)
         offset_s = parse_duration(workload["offset"], field="workload.offset", source=source)
+    gpu_hours = _gpu_hours(workload.get("gpu_hours", {}), source)
     path = Path(workload["file"])
     path = path if path.is_absolute() else base / path
     replan_s = int(parse_duration(sim.get("replan", "1h"), field="replan", source=source))
@@ -274,7 +339,8 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
         workload_format=fmt,
         workload_offset_s=offset_s,
         defaults=_defaults(workload.get("defaults", {}), source),
-        forecast=_forecast(sim.get("forecast", "perfect"), source),
+        gpu_hours=gpu_hours,
+        forecast=_forecast(sim.get("forecast", "perfect"), source, base),
         policies=_policies(sim.get("policies", list(POLICIES)), source),
         replan_s=replan_s,
         horizon_s=horizon_s,

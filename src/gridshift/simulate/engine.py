@@ -11,8 +11,10 @@ from typing import Any
 
 from gridshift import __version__
 from gridshift.domain import Cluster, Job
+from gridshift.domain.timeutil import as_np
 from gridshift.signals.library import SignalLibrary
 from gridshift.simulate.config import SimConfig
+from gridshift.simulate.forecasts import relative_error_pct, views
 from gridshift.simulate.grid import Signals, grid_for, load_signals
 from gridshift.simulate.policies import POLICY, USES_FORECAST
 from gridshift.simulate.runs import Run
@@ -50,15 +52,15 @@ def simulate_detail(
     clusters = list(config.site.clusters)
     prices = actual_prices(clusters, signals)
     seeds = config.forecast.seeds if config.forecast.kind == "noisy" else (0,)
+    told = views(config.forecast, signals.actual, signals.history, as_np(grid.t0), grid.step_s)
     policies: dict[str, dict[str, float]] = {}
     records: dict[str, list[JobRecord]] = {}
     all_runs: dict[str, list[Run]] = {}
     for name in config.policies:
         started = time.perf_counter()
         per_seed = []
-        for seed in seeds if name in USES_FORECAST else (seeds[0],):
-            values = signals.forecast_values(config.forecast.relative_sd, seed)
-            runs = POLICY[name](config, signals, values, jobs)
+        for view in told if name in USES_FORECAST else told[:1]:
+            runs = POLICY[name](config, signals, view, jobs)
             metrics, recs = settle(jobs, runs, clusters, signals, prices, config.site.objective)
             per_seed.append(metrics)
             records.setdefault(name, recs)  # the first seed's per-job records
@@ -94,6 +96,11 @@ def simulate_detail(
             "kind": config.forecast.kind,
             "relative_sd": config.forecast.relative_sd,
             "seeds": list(seeds),
+            "model": config.forecast.model or None,
+            # Mean absolute error 24 h ahead, % of each series' mean (the first seed's view).
+            "error_pct_24h": relative_error_pct(
+                told[0], signals.actual, max(1, 86400 // grid.step_s)
+            ),
         },
         "policies": policies,
         "savings": savings,

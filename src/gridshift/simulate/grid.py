@@ -2,16 +2,15 @@
 done (the latest deadline plus a day of drain), the **actual** signal values on it (what every
 policy is settled on), and the forecast values each policy plans with.
 
-Forecast kinds: ``perfect`` is the actual values; ``noisy`` is the actual value plus independent
-Gaussian noise with standard deviation ``relative_sd x mean(actual series)``, one draw per step,
-a new draw per seed (DESIGN.md §3.5). A policy deciding at step k is handed forecasts for
+What a policy is told comes from a ``forecasts.ForecastView`` (perfect, noisy, as-of models,
+issued forecasts from a file); a policy deciding at step k is handed forecasts as of k for
 ``[k, k + horizon)`` only.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,6 +22,7 @@ from gridshift.signals.align import align
 from gridshift.signals.library import SignalLibrary
 from gridshift.signals.sources import load_site_signals
 from gridshift.simulate.config import SimConfig
+from gridshift.simulate.forecasts import HISTORY_DAYS, ForecastView
 
 Floats = npt.NDArray[np.float64]
 SignalKey = tuple[str, SignalKind]
@@ -64,26 +64,15 @@ def grid_for(config: SimConfig, jobs: list[Job]) -> SimGrid:
 
 @dataclass(frozen=True)
 class Signals:
-    """Values on the grid, by (zone, kind): what happened, and what a policy was told."""
+    """Values on the grid, by (zone, kind): what happened (``actual``, every step known), and
+    the ``HISTORY_DAYS`` before ``start`` (NaN where the data has none) for as-of models."""
 
     grid: SimGrid
     actual: dict[SignalKey, Floats]
     units: dict[SignalKey, str]
+    history: dict[SignalKey, Floats] = field(default_factory=dict)
 
-    def forecast_values(self, relative_sd: float, seed: int) -> dict[SignalKey, Floats]:
-        if relative_sd <= 0:
-            return self.actual
-        rng = np.random.default_rng(seed)
-        out = {}
-        for key in sorted(self.actual, key=lambda k: (k[0], k[1].value)):
-            values = self.actual[key]
-            sd = relative_sd * float(np.mean(np.abs(values)))
-            out[key] = values + rng.normal(0.0, sd, len(values))
-        return out
-
-    def forecasts(
-        self, values: dict[SignalKey, Floats], first: int, count: int
-    ) -> dict[SignalKey, Forecast]:
+    def forecasts(self, view: ForecastView, first: int, count: int) -> dict[SignalKey, Forecast]:
         """Forecasts as of step ``first`` for ``count`` steps (cut at the grid's end)."""
         count = max(1, min(count, self.grid.steps - first))
         times = self.grid.times(first, count)
@@ -95,11 +84,11 @@ class Signals:
                 unit=self.units[(zone, kind)],
                 as_of=as_of,
                 times=times,
-                values=np.asarray(series[first : first + count], dtype=np.float64),
+                values=np.asarray(view.window((zone, kind), first, count), dtype=np.float64),
                 step_s=self.grid.step_s,
                 model="simulated",
             )
-            for (zone, kind), series in values.items()
+            for (zone, kind) in self.actual
         }
 
 
@@ -108,6 +97,7 @@ def load_signals(config: SimConfig, grid: SimGrid, library: SignalLibrary) -> Si
     step's actual value)."""
     series = load_site_signals(config.site, library)
     actual: dict[SignalKey, Floats] = {}
+    history: dict[SignalKey, Floats] = {}
     units = {}
     for key, s in series.items():
         on_grid = align(s, grid.step_s, grid.t0, grid.end)
@@ -126,4 +116,6 @@ def load_signals(config: SimConfig, grid: SimGrid, library: SignalLibrary) -> Si
             )
         actual[key] = values
         units[key] = s.unit
-    return Signals(grid, actual, units)
+        before = grid.t0 - timedelta(days=HISTORY_DAYS)
+        history[key] = np.asarray(align(s, grid.step_s, before, grid.t0).values, dtype=np.float64)
+    return Signals(grid, actual, units, history)

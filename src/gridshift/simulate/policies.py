@@ -22,6 +22,7 @@ counts as a deadline miss); work that finds no room before the grid ends never r
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,17 +33,25 @@ import numpy as np
 from gridshift.domain import Job, Objective, Priority
 from gridshift.planner.fast import solve_fast
 from gridshift.planner.greedy import Capacity, place_all
-from gridshift.planner.model import PlannerOptions, Problem, RunningJob, build_problem
+from gridshift.planner.model import (
+    PlannerOptions,
+    Problem,
+    RunningJob,
+    build_problem,
+    cost_tables,
+)
 from gridshift.planner.schedule import EPS, Placement
+from gridshift.planner.warm import carry
 from gridshift.simulate.config import SimConfig
-from gridshift.simulate.grid import Floats, SignalKey, Signals
+from gridshift.simulate.forecasts import ForecastView, SeriesView
+from gridshift.simulate.grid import Signals
 from gridshift.simulate.runs import NEVER, Run, earliest, run_of
 
 
 def _whole_trace(
     config: SimConfig,
     signals: Signals,
-    values: dict[SignalKey, Floats],
+    view: ForecastView,
     jobs: list[Job],
     objective: Objective,
     cap_ratios: tuple[float, ...] | None = None,
@@ -54,7 +63,7 @@ def _whole_trace(
     return build_problem(
         jobs,
         list(config.site.clusters),
-        signals.forecasts(values, 0, grid.steps),
+        signals.forecasts(view, 0, grid.steps),
         objective,
         grid.t0,
         options,
@@ -88,39 +97,60 @@ def _in_order(problem: Problem, order: list[int], cap: Capacity, fit: bool) -> d
     return runs
 
 
-def run_now(
-    config: SimConfig, signals: Signals, values: dict[SignalKey, Floats], jobs: list[Job]
-) -> list[Run]:
+def run_now(config: SimConfig, signals: Signals, view: ForecastView, jobs: list[Job]) -> list[Run]:
     plain = [_plain(j, keep_interruptible=False) for j in jobs]
-    problem = _whole_trace(config, signals, values, plain, config.site.objective, ())
+    actual = SeriesView(signals.actual)
+    problem = _whole_trace(config, signals, actual, plain, config.site.objective, ())
     runs = _in_order(problem, list(range(len(jobs))), Capacity(problem), fit=False)
     return [runs[j] for j in range(len(jobs))]
 
 
 def lowest(
-    config: SimConfig,
-    signals: Signals,
-    values: dict[SignalKey, Floats],
-    jobs: list[Job],
-    slots: bool,
+    config: SimConfig, signals: Signals, view: ForecastView, jobs: list[Job], slots: bool
 ) -> list[Run]:
     plain = [_plain(j, keep_interruptible=slots) for j in jobs]
-    problem = _whole_trace(config, signals, values, plain, config.site.objective, ())
-    runs = _in_order(problem, list(range(len(jobs))), Capacity(problem), fit=True)
-    return [runs[j] for j in range(len(jobs))]
-
-
-def oracle(
-    config: SimConfig, signals: Signals, values: dict[SignalKey, Floats], jobs: list[Job]
-) -> list[Run]:
-    problem = _whole_trace(config, signals, signals.actual, jobs, config.site.objective)
-    placements, failed = solve_fast(problem)
+    order = list(range(len(jobs)))
+    if view.static:
+        problem = _whole_trace(config, signals, view, plain, config.site.objective, ())
+        runs = _in_order(problem, order, Capacity(problem), fit=True)
+        return [runs[j] for j in order]
+    # Forecasts that change with their origin: each job chooses on the forecast as of its
+    # arrival (jobs arriving in the same step, in order, on the same forecast).
+    actual = SeriesView(signals.actual)
+    problem = _whole_trace(config, signals, actual, plain, config.site.objective, ())
     cap = Capacity(problem)
-    for j, p in placements.items():
-        cap.book(problem.jobs[j], p)
+    runs = {}
+    groups: dict[int, list[int]] = {}
+    for j in order:
+        groups.setdefault(problem.jobs[j].release, []).append(j)
+    for k, group in sorted(groups.items()):
+        last = min(problem.steps, max(problem.jobs[j].deadline for j in group) + 1)
+        if k >= last:
+            runs.update(_in_order(problem, group, cap, fit=False))
+            continue
+        forecasts = signals.forecasts(view, k, last - k)
+        times = signals.grid.times(k, last - k)
+        _, _, cost, _ = cost_tables(config.site.clusters, forecasts, config.site.objective, times)
+        seen = problem.cost.copy()
+        seen[:, k:last] = cost
+        as_of = replace(
+            problem, cost=seen, cost_prefix=np.zeros((0, 1)), arrays=problem.arrays, cost_order=None
+        )
+        runs.update(_in_order(as_of, group, cap, fit=True))
+    return [runs[j] for j in order]
+
+
+def oracle(config: SimConfig, signals: Signals, view: ForecastView, jobs: list[Job]) -> list[Run]:
+    actual = SeriesView(signals.actual)
+    problem = _whole_trace(config, signals, actual, jobs, config.site.objective)
+    placements, failed = solve_fast(problem)
+    cap = Capacity.holding(problem, placements)
     runs = {j: run_of(problem.jobs[j], p) for j, p in placements.items()}
     runs.update(_in_order(problem, failed, cap, fit=False))
     return [runs[j] for j in range(len(jobs))]
+
+
+GUARD_SHARE = 0.1  # of a job's slack kept free before its deadline when planning
 
 
 class _Progress:
@@ -137,16 +167,65 @@ class _Progress:
         self.kw: list[float] = []
         self.held: list[float] = []
         self.finished = False
+        self.urgent = False  # the deadline watchdog has fired
+        self._key: tuple[float, datetime, bool] | None = None
+        self._planned = job
+        self.where: list[int] = []
+
+    def planned(
+        self, now: datetime, left_s: float, paused: bool, watchdog_s: float, end: datetime
+    ) -> Job:
+        """The job as the planner sees it now.
+
+        - Paused (started, not running in the last step): what is left plus one resume, free
+          to resume on any allowed cluster (its checkpoint is restored there).
+        - Urgent (the watchdog fired): critical (at once, or at the first room), uncapped,
+          not paused again, due by the grid's end (a late one still runs).
+        - Otherwise due a guard before its deadline (a tenth of its slack, at least one
+          re-plan interval, never more than half of it), so that work planned for the last
+          hours still has room when later arrivals crowd them, and the watchdog rarely fires.
+          Never earlier than the job could finish from now.
+        """
+        job = self.job
+        duration = job.duration_s
+        if paused and job.interruptible is not None:
+            duration = left_s + job.interruptible.checkpoint_overhead_s
+        if self.urgent:
+            due = end
+        else:
+            slack = (job.deadline - job.earliest_finish).total_seconds()
+            guard = min(max(GUARD_SHARE * slack, watchdog_s), 0.5 * slack)
+            due = max(job.deadline - timedelta(seconds=guard), now + timedelta(seconds=left_s))
+            due = min(due, job.deadline)
+        key = (duration, due, self.urgent)
+        if key != self._key:
+            self._key = key
+            if self.urgent:
+                self._planned = replace(
+                    job,
+                    duration_s=duration,
+                    deadline=due,
+                    priority=Priority.CRITICAL,
+                    interruptible=None,
+                    elastic=None,
+                )
+            elif (duration, due) != (job.duration_s, job.deadline):
+                self._planned = replace(job, duration_s=duration, deadline=due)
+            else:
+                self._planned = job
+        return self._planned
 
     def run(self) -> Run:
         if not self.steps:
             return NEVER
+        where = np.array(self.where, dtype=np.int64)
         return Run(
-            self.cluster,
+            int(where[0]),
             np.array(self.steps, dtype=np.int64),
             np.array(self.frac),
             np.array(self.kw),
             np.array(self.held),
+            where if (where != where[0]).any() else None,
         )
 
 
@@ -160,7 +239,7 @@ def planning_horizon(config: SimConfig, jobs: list[Job]) -> int:
 
 
 def gridshift(
-    config: SimConfig, signals: Signals, values: dict[SignalKey, Floats], jobs: list[Job]
+    config: SimConfig, signals: Signals, view: ForecastView, jobs: list[Job]
 ) -> list[Run]:
     grid = signals.grid
     clusters = list(config.site.clusters)
@@ -170,12 +249,20 @@ def gridshift(
     watchdog_s = config.replan_s + grid.step_s
     state = [_Progress(j) for j in jobs]
     arrival = [max(0, math.ceil(grid.step_of(j.release) - 1e-9)) for j in jobs]
+    by_arrival = sorted(range(len(jobs)), key=lambda i: (arrival[i], i))
     arrivals = sorted(set(arrival))
     previous: dict[str, datetime] = {}
+    last: tuple[Problem, dict[int, Placement]] | None = None
+    active: list[_Progress] = []
+    admitted = 0
     k = 0
     while k < grid.steps:
-        active = [s for i, s in enumerate(state) if arrival[i] <= k and not s.finished]
-        later = [a for a in arrivals if a > k]
+        while admitted < len(by_arrival) and arrival[by_arrival[admitted]] <= k:
+            active.append(state[by_arrival[admitted]])
+            admitted += 1
+        active = [s for s in active if not s.finished]
+        nxt = bisect.bisect_right(arrivals, k)
+        later = arrivals[nxt : nxt + 1]
         if not active:
             if not later:
                 break
@@ -186,30 +273,30 @@ def gridshift(
         for s in active:
             job = s.job
             left = job.duration_s - s.done
-            if now + timedelta(seconds=left + watchdog_s) > job.deadline:
+            if not s.urgent and now + timedelta(seconds=left + watchdog_s) > job.deadline:
                 # The deadline watchdog: with less slack than one re-plan interval left, the job
-                # runs at once, uncapped, and is not paused again (a late one still runs).
-                job = replace(
-                    job, deadline=grid.end, priority=Priority.CRITICAL, interruptible=None
-                )
-            plan_jobs.append(job)
-            if s.cluster >= 0:
-                paused = s.last_step != k - 1
-                running[job.id] = RunningJob(
-                    job.id, clusters[s.cluster].name, s.gpus, s.done, paused=paused
-                )
+                # runs at once, uncapped, and is not paused again.
+                s.urgent = True
+            started = s.cluster >= 0
+            paused = started and s.last_step != k - 1 and job.interruptible is not None
+            plan_jobs.append(s.planned(now, left, paused, watchdog_s, grid.end))
+            if started and not paused:  # running now: it goes on where it runs
+                running[job.id] = RunningJob(job.id, clusters[s.cluster].name, s.gpus, s.done)
         problem = build_problem(
             plan_jobs,
             clusters,
-            signals.forecasts(values, k, horizon),
+            signals.forecasts(view, k, horizon),
             config.site.objective,
             now,
             options,
             running,
             previous,
         )
-        placements, _ = solve_fast(problem)
-        stop = min([k + replan, *later[:1], grid.steps])
+        # Re-plan from the previous plan (``planner.warm``): what still holds is kept.
+        warm = carry(*last, problem) if last is not None else None
+        placements, _ = solve_fast(problem, warm)
+        last = (problem, placements)
+        stop = min([k + replan, *later, grid.steps])
         previous = {}
         for j, p in placements.items():
             on = np.nonzero(p.frac > EPS)[0]
@@ -246,6 +333,7 @@ def _carry_out(
                 credit -= s.job.interruptible.checkpoint_overhead_s  # a resume
             s.cluster, s.gpus, s.last_step = c, mode.gpus, t
             s.steps.append(t)
+            s.where.append(c)
             s.kw.append(float(mode.kw[c]))
             s.held.append(float(mode.gpus))
             need = s.job.duration_s - s.done
@@ -260,7 +348,7 @@ def _carry_out(
                 s.done += max(0.0, credit)
 
 
-POLICY: dict[str, Callable[[SimConfig, Signals, dict[SignalKey, Floats], list[Job]], list[Run]]] = {
+POLICY: dict[str, Callable[[SimConfig, Signals, ForecastView, list[Job]], list[Run]]] = {
     "run-now": run_now,
     "lowest-window": lambda c, s, v, j: lowest(c, s, v, j, slots=False),
     "lowest-slots": lambda c, s, v, j: lowest(c, s, v, j, slots=True),

@@ -23,15 +23,24 @@ Ints = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Run:
-    cluster: int  # -1: never ran
+    cluster: int  # where it first ran; -1: never ran
     steps: Ints  # grid steps it ran in
     frac: Floats  # share of each
     kw: Floats  # facility kW while running there
     gpus: Floats  # GPUs held there
+    where: Ints | None = None  # the cluster of each step, where it moved (a paused job resumed
+    # elsewhere); None: all on ``cluster``
 
     @property
     def ran(self) -> bool:
         return self.cluster >= 0 and len(self.steps) > 0
+
+    @property
+    def clusters(self) -> Ints:
+        """The cluster of each step it ran."""
+        if self.where is not None:
+            return self.where
+        return np.full(len(self.steps), self.cluster, dtype=np.int64)
 
     @property
     def start_step(self) -> float:

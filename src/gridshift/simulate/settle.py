@@ -77,14 +77,15 @@ def settle(
     records = []
     for job, run in zip(jobs, runs, strict=True):
         used = run.frac * run.kw * step_h
-        c = run.cluster
-        cost = float(np.sum(used * prices.usd[c, run.steps])) if run.ran else 0.0
-        carbon = float(np.sum(used * prices.kg[c, run.steps])) if run.ran else 0.0
+        where = run.clusters
+        cost = float(np.sum(used * prices.usd[where, run.steps])) if run.ran else 0.0
+        carbon = float(np.sum(used * prices.kg[where, run.steps])) if run.ran else 0.0
         np.add.at(power, run.steps, run.kw)
+        names = [clusters[c].name for c in dict.fromkeys(where.tolist())] if run.ran else []
         records.append(
             JobRecord(
                 job_id=job.id,
-                cluster=clusters[c].name if run.ran else "",
+                cluster="+".join(names),
                 submitted=(job.release - grid.t0).total_seconds(),
                 started=run.start_step * step_s,
                 finished=run.finish_step * step_s,

@@ -53,6 +53,7 @@ def load_workload_with_stats(config: SimConfig) -> tuple[list[Job], dict[str, ob
             window,
             config.defaults,
             config.workload_offset_s,
+            config.gpu_hours,
         )
     kept = [job for job in jobs if config.start <= job.submitted_at < config.end]
     if len(kept) < len(jobs):
