@@ -2,7 +2,10 @@
 
 The cycle, in phases:
 1. Order the jobs (``order``): running non-interruptible work first (it keeps its place), then
-   ``critical``, then by priority (high first), earliest deadline, least slack.
+   ``critical``, then by priority (high first), earliest deadline, least slack; and a second
+   order with the most GPU-seconds first whatever the priority (``big_first``; up to 2,000
+   jobs, or when asked: the simulator's oracle plans a month at once). The better pass stands,
+   jobs left out by priority counted first, so priority still decides who is left out.
 2. Place each job in turn against the capacity the earlier ones left (``greedy``: its
    cheapest window or slots over every allowed cluster and mode), in one compiled pass
    (``kernels``): tens of microseconds a job.
@@ -60,6 +63,19 @@ def order(problem: Problem) -> list[int]:
     return [t.index for t in sorted(problem.jobs, key=key)]
 
 
+def big_first(problem: Problem) -> list[int]:
+    """Running fixed work, critical, then the most GPU-seconds first whatever the priority:
+    priority decides who is left out when not all fit (``plan_loss`` compares that first), not
+    who gets the cheapest steps when all do."""
+
+    def key(table: JobTable) -> tuple[int, int, float, str]:
+        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
+        critical = 0 if table.priority is Priority.CRITICAL else 1
+        return (fixed, critical, -table.work_s * table.job.gpus, table.job.id)
+
+    return [t.index for t in sorted(problem.jobs, key=key)]
+
+
 def _pass(
     problem: Problem, sequence: list[int], prices: tuple[Floats, Floats] | None = None
 ) -> tuple[dict[int, Placement], list[int]]:
@@ -103,7 +119,9 @@ def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> li
 
 
 def solve_fast(
-    problem: Problem, warm: dict[int, Placement] | None = None
+    problem: Problem,
+    warm: dict[int, Placement] | None = None,
+    both_orders: bool | None = None,
 ) -> tuple[dict[int, Placement], list[int]]:
     """Placements by job index, and the jobs that found no room.
 
@@ -111,11 +129,19 @@ def solve_fast(
     try to place them: one with them first within their priority class, and passes directed by
     capacity prices (``lagrange``: jobs keep out of the steps others need most). The best plan
     stands (fewest jobs left out by priority, then cost). With ``warm`` placements (by job
-    index), the valid ones are kept and only the rest is solved (``solve_warm``)."""
+    index), the valid ones are kept and only the rest is solved (``solve_warm``).
+    ``both_orders`` (default: up to 2,000 jobs) also tries the biggest work first."""
     if warm:
         return solve_warm(problem, warm)
     sequence = order(problem)
     placements, failed = _pass(problem, sequence)
+    if both_orders if both_orders is not None else len(problem.jobs) <= POLISH_MAX_JOBS:
+        # The biggest work first (within the same classes) as well: where long jobs have late
+        # deadlines, earliest-deadline order leaves them only the dear steps short ones left.
+        bigger = big_first(problem)
+        again, still = _pass(problem, bigger)
+        if plan_loss(problem, again) < plan_loss(problem, placements):
+            sequence, placements, failed = bigger, again, still
     if failed and len(problem.jobs) <= POLISH_MAX_JOBS:
         tries = [_pass(problem, _failed_first(problem, sequence, set(failed)))]
         steps = affordable_steps(problem, len(problem.jobs))

@@ -143,7 +143,7 @@ def lowest(
 def oracle(config: SimConfig, signals: Signals, view: ForecastView, jobs: list[Job]) -> list[Run]:
     actual = SeriesView(signals.actual)
     problem = _whole_trace(config, signals, actual, jobs, config.site.objective)
-    placements, failed = solve_fast(problem)
+    placements, failed = solve_fast(problem, both_orders=True)
     cap = Capacity.holding(problem, placements)
     runs = {j: run_of(problem.jobs[j], p) for j, p in placements.items()}
     runs.update(_in_order(problem, failed, cap, fit=False))

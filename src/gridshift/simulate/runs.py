@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.planner.greedy import Capacity
+from gridshift.planner.kernels import jit
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.schedule import EPS, Placement, contiguous, window
 
@@ -64,6 +65,22 @@ def run_of(table: JobTable, placement: Placement, offset: int = 0) -> Run:
     return Run(c, active + offset, placement.frac[active].copy(), kw, gpus)
 
 
+@jit
+def _first_room(
+    cap_g: Floats, cap_k: Floats, release: int, whole: int, gpus: float, kw: float
+) -> int:
+    """The first start from ``release`` with ``whole`` steps of room in a row (-1: none)."""
+    run = 0
+    for t in range(release, cap_g.shape[0]):
+        if cap_g[t] < gpus or cap_k[t] < kw - 1e-9:
+            run = 0
+        else:
+            run += 1
+            if run == whole:
+                return t - whole + 1
+    return -1
+
+
 def earliest(problem: Problem, table: JobTable, cap: Capacity) -> Placement | None:
     """The job at its requested GPUs uncapped, contiguous, at the earliest start from its
     release where some allowed cluster has room, whatever its deadline (run-now, and the
@@ -78,12 +95,9 @@ def earliest(problem: Problem, table: JobTable, cap: Capacity) -> Placement | No
         kw = float(mode.kw[c])
         if not math.isfinite(kw) or mode.gpus > problem.gpus[c] or whole > T:
             continue
-        blocked = (cap.gpus[c] < mode.gpus) | (cap.kw[c] < kw - 1e-9)
-        counts = np.concatenate([[0], np.cumsum(blocked)])
-        starts = np.arange(table.release, T - whole + 1)
-        free = starts[counts[starts + whole] == counts[starts]]
-        if len(free):
-            starts_at[c] = int(free[0])
+        start = _first_room(cap.gpus[c], cap.kw[c], table.release, whole, mode.gpus, kw)
+        if start >= 0:
+            starts_at[c] = start
     if not starts_at:
         return None
     # Energy-blind: the earliest start; among clusters where it is as early, round robin by
