@@ -154,6 +154,9 @@ def _markdown(path: Path, report: dict[str, Any], images: list[Path]) -> Path:
         "",
         f"Workload: {report['workload']}",
         "",
+        "Forecast error 24 h ahead (mean absolute, % of the series' mean): "
+        + ", ".join(f"{k} {v:.1f} %" for k, v in report["forecast"]["error_pct_24h"].items()),
+        "",
         "| policy | kWh | USD | kg CO2 | deadline misses | completed | mean delay h | p95 delay h "
         "| peak kW | carbon saved | cost saved |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

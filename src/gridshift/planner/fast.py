@@ -38,7 +38,7 @@ from gridshift.planner.greedy import Capacity, place_all, place_warm
 from gridshift.planner.lagrange import affordable_steps, lagrangian
 from gridshift.planner.model import JobTable, Problem
 from gridshift.planner.repair import EJECT_MAX_JOBS, POLISH_MAX_JOBS, eject, polish, repair
-from gridshift.planner.schedule import Placement, objective_value, plan_loss
+from gridshift.planner.schedule import Placement, objective_values, plan_loss
 
 Floats = npt.NDArray[np.float64]
 PRICE_SCALES = (0.5, 1.0, 2.0)  # capacity prices x these, one pass each
@@ -159,22 +159,23 @@ def solve_fast(
     return placements, failed
 
 
-def warm_order(problem: Problem, warm: dict[int, Placement]) -> list[int]:
+def warm_order(problem: Problem, warm: dict[int, Placement], big: bool = False) -> list[int]:
     """``order``, but started work that had a place in the previous plan comes right after
     running contiguous and critical work: it is pinned to its cluster, the least free to go
-    elsewhere, and its plan is a commitment; the rest is placed around it."""
+    elsewhere, and its plan is a commitment; the rest is placed around it (``big``: the most
+    GPU-seconds first, as ``big_first``)."""
     sequence = order(problem)
     position = {j: i for i, j in enumerate(sequence)}
 
-    def key(j: int) -> tuple[int, int]:
+    def key(j: int) -> tuple[int, float, int]:
         table = problem.jobs[j]
         if table.running_on is not None and not table.interruptible:
-            return (0, position[j])
+            return (0, 0.0, position[j])
         if table.priority is Priority.CRITICAL:
-            return (1, position[j])
+            return (1, 0.0, position[j])
         if table.running_on is not None and j in warm:
-            return (2, position[j])
-        return (3, position[j])
+            return (2, 0.0, position[j])
+        return (3, -table.work_s * table.job.gpus if big else 0.0, position[j])
 
     return sorted(sequence, key=key)
 
@@ -184,9 +185,15 @@ def solve_warm(
 ) -> tuple[dict[int, Placement], list[int]]:
     """Keep what is still valid of ``warm``, place the rest, repair, and search locally around
     what changed (module docstring)."""
-    sequence = warm_order(problem, warm)
     cap = Capacity(problem)
-    placements, failed, fresh = place_warm(problem, sequence, warm, cap)
+    placements, failed, fresh = place_warm(problem, warm_order(problem, warm), warm, cap)
+    if fresh or failed:
+        # Something had to be placed afresh: the biggest work first as well (a long job that
+        # arrives behind many short ones otherwise gets only what they left); the better stands.
+        cap_big = Capacity(problem)
+        again = place_warm(problem, warm_order(problem, warm, big=True), warm, cap_big)
+        if plan_loss(problem, again[0]) < plan_loss(problem, placements):
+            cap, (placements, failed, fresh) = cap_big, again
     if failed:
         still = repair(problem, cap, placements, failed)
         fresh += [j for j in failed if j not in still]
@@ -194,10 +201,9 @@ def solve_warm(
     if fresh and len(problem.jobs) <= EJECT_MAX_JOBS:
         eject(problem, placements, only=fresh)
     moved = set(fresh)
-    dearest = sorted(
-        (j for j in placements if j not in moved),
-        key=lambda j: (-objective_value(problem, problem.jobs[j], placements[j]), j),
-    )[:WARM_POLISH]
+    values = objective_values(problem, placements)
+    dearest = sorted((j for j in placements if j not in moved), key=lambda j: (-values[j], j))
+    dearest = dearest[:WARM_POLISH]
     if len(problem.jobs) <= POLISH_MAX_JOBS:
         polish(problem, placements, only=[*fresh, *dearest], rounds=1)
     return placements, failed

@@ -8,7 +8,7 @@ import numpy as np
 from gridshift.domain import Priority
 from gridshift.planner.greedy import Capacity, place, window_place
 from gridshift.planner.model import Problem
-from gridshift.planner.schedule import EPS, Placement, objective_value
+from gridshift.planner.schedule import EPS, Placement, objective_value, objective_values
 
 MAX_VICTIMS = 24
 
@@ -225,7 +225,7 @@ def polish(
     movable = list(placements) if only is None else [j for j in only if j in placements]
     for _ in range(rounds):
         improved = False
-        value = {j: objective_value(problem, problem.jobs[j], placements[j]) for j in movable}
+        value = objective_values(problem, {j: placements[j] for j in movable})
         for j in sorted(movable, key=lambda j: (-value[j], j)):
             table = problem.jobs[j]
             if table.running_on is not None or table.priority is Priority.CRITICAL:
@@ -262,7 +262,7 @@ def eject(
     elsewhere and the total cost falls. Dearest jobs first; every move is undone if it fails.
     ``only`` limits the jobs that try to take another's place."""
     cap = Capacity.holding(problem, placements)
-    value: dict[int, float] = {}
+    value = objective_values(problem, placements)
 
     def value_of(v: int) -> float:
         if v not in value:
