@@ -75,14 +75,14 @@ def pct(report: dict[str, Any], policy: str, key: str) -> str:
 
 def policy_table(report: dict[str, Any]) -> list[str]:
     rows = [
-        "| policy | energy MWh | cost USD | carbon t | CO2 vs run-now | cost vs run-now | "
-        "misses | mean delay h | p95 delay h | peak kW | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| policy | energy MWh | cost USD | carbon kg | objective USD | CO2 vs run-now | "
+        "cost vs run-now | misses | mean delay h | p95 delay h | peak kW | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in report["policies"].items():
         rows.append(
             f"| {name} | {m['energy_kwh'] / 1000:,.1f} | {m['cost_usd']:,.0f} | "
-            f"{m['carbon_kg'] / 1000:,.1f} | {pct(report, name, 'carbon_pct')} | "
+            f"{m['carbon_kg']:,.0f} | {m['objective']:,.0f} | {pct(report, name, 'carbon_pct')} | "
             f"{pct(report, name, 'cost_pct')} | {m['deadline_misses']:g} | "
             f"{m['mean_delay_s'] / 3600:.1f} | {m['p95_delay_s'] / 3600:.1f} | "
             f"{m['peak_kw']:,.0f} | {m['seconds']:.0f} |"
@@ -100,7 +100,7 @@ def study_table(
         for p in policies:
             m = report["policies"][p]
             if p == "run-now":
-                cells.append(f"{m['carbon_kg'] / 1000:,.1f} t / ${m['cost_usd']:,.0f} / "
+                cells.append(f"{m['carbon_kg']:,.0f} kg / ${m['cost_usd']:,.0f} / "
                              f"{m['deadline_misses']:g}")  # fmt: skip
             else:
                 cells.append(
@@ -178,12 +178,12 @@ def main() -> None:
             )
             for g in (64, 24, 12)
         }
-        objective = ["| fleet | " + " | ".join(f"{p} objective" for p in both) + " |",
+        objective = ["| fleet | " + " | ".join(f"{p} objective USD" for p in both) + " |",
                      "|---|" + "---:|" * len(both)]  # fmt: skip
         for label, r in reports.items():
             objective.append(
                 f"| {label} | "
-                + " | ".join(f"${r['policies'][p]['objective']:,.0f}" for p in both)
+                + " | ".join(f"{r['policies'][p]['objective']:,.0f}" for p in both)
                 + " |"
             )
         lines += ["### When capacity binds", "", *study_table("fleet", reports, both), "",
