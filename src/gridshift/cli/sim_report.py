@@ -127,6 +127,14 @@ def write_report(
                     (i - 0.4, 0.8),
                     color=[colours(int(c) % 10) for c in run.clusters],
                 )  # fmt: skip
+        from matplotlib.patches import Patch
+
+        used = sorted({int(c) for run in detail.runs[focus] if run.ran for c in run.clusters})
+        ax.legend(
+            handles=[Patch(color=colours(c % 10), label=detail.clusters[c].name) for c in used],
+            fontsize=7,
+            loc="upper left",
+        )
         ax.set_yticks(range(len(detail.jobs)), [j.id for j in detail.jobs], fontsize=6)
         ax.set_xlabel("hours")
         ax.set_title(f"{focus}: when and where each job ran (colour: cluster)")
