@@ -23,14 +23,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gridshift.domain import SignalKind
+from gridshift.domain import ConfigError, Interruptible, Job, SignalKind
+from gridshift.planner.model import PlannerOptions, build_problem
+from gridshift.planner.schedule import Placement
 from gridshift.signals.library import SignalLibrary
 from gridshift.simulate.config import load_sim
 from gridshift.simulate.engine import simulate
-from gridshift.simulate.forecasts import ForecastView, SeriesView, views
+from gridshift.simulate.forecasts import ForecastView, SeriesView, read_issued, views
 from gridshift.simulate.grid import Signals, grid_for, load_signals
+from gridshift.simulate.policies import _carry_out, _Progress, lowest, planning_horizon
 from gridshift.simulate.policies import gridshift as gridshift_policy
-from gridshift.simulate.policies import lowest, planning_horizon
 from gridshift.simulate.workload import load_workload, load_workload_with_stats
 
 ROOT = Path(__file__).parents[1]
@@ -332,6 +334,50 @@ def test_file_forecasts_are_used_as_issued(tmp_path: Path) -> None:
     for key, actual in signals.actual.items():
         # as of 07:00 (the 06:00 issue), 08:00..12:00 are the issued (actual) hourly values
         assert np.allclose(view.window(key, 28, 16), actual[28:44])
+
+
+def test_file_forecast_newest_issue_in_a_step_wins_and_blanks_are_refused(tmp_path: Path) -> None:
+    key = ("DE-LU", SignalKind.PRICE)
+    rows = [
+        "zone,kind,issued_at,time,value",
+        "DE-LU,price,2022-03-01T00:40:00Z,2022-03-01T02:00:00Z,200",
+        "DE-LU,price,2022-03-01T00:10:00Z,2022-03-01T02:00:00Z,100",
+    ]
+    (tmp_path / "f.csv").write_text("\n".join(rows) + "\n")
+    t0 = np.datetime64("2022-03-01T00:00:00", "s")
+    issues = read_issued(tmp_path / "f.csv", [key], t0, 3600)
+    assert issues[key].values[0].tolist() == [200.0]  # both usable from 01:00; 00:40 is newer
+    (tmp_path / "g.csv").write_text("\n".join([*rows, "DE-LU,price,,2022-03-01T03:00:00Z,1"]))
+    with pytest.raises(ConfigError, match="row 4 has no issued_at or no time"):
+        read_issued(tmp_path / "g.csv", [key], t0, 3600)
+
+
+def test_a_resume_pays_its_whole_overhead_even_beyond_one_step(tmp_path: Path) -> None:
+    """1 h of work, 30 min per resume, 15 min steps, run 2 steps, pause, resume: the resume
+    costs 2 steps of run time, so the job needs 6 steps in all, not 5."""
+    config = load_sim(write_sim(tmp_path))
+    grid = grid_for(config, load_workload(config))
+    signals = load_signals(config, grid, library(tmp_path))
+    job = Job(
+        id="r",
+        name="r",
+        gpus=1,
+        duration_s=3600.0,
+        submitted_at=START,
+        deadline=START + timedelta(hours=12),
+        interruptible=Interruptible(1800.0),
+    )
+    options = PlannerOptions(step_s=900, horizon_s=12 * 3600)
+    forecasts = signals.forecasts(SeriesView(signals.actual), 0, 48)
+    problem = build_problem([job], list(config.site.clusters), forecasts,
+                            config.site.objective, START, options)  # fmt: skip
+    frac = np.zeros(problem.steps)
+    frac[[0, 1, 3, 4, 5, 6, 7, 8]] = 1.0
+    placement = Placement(0, 0, frac, np.where(frac > 0, 0, -1))
+    state = _Progress(job)
+    _carry_out(problem, {0: placement}, [state], 0, problem.steps, 900)
+    assert state.finished
+    assert state.steps == [0, 1, 3, 4, 5, 6]  # 2 steps of work, 2 of resume, 2 of work
 
 
 def test_file_forecast_errors_name_the_key(tmp_path: Path) -> None:

@@ -15,11 +15,13 @@ A ``ForecastView`` answers ``window(key, first, count)``: the values for steps
   only on values up to t, ``forecasting.models.ets_states``);
 - ``file``: issued forecasts (``zone, kind, issued_at, time, value``): at each origin the
   newest one issued at or before it, each step taking the value of the latest forecast time at
-  or before it.
+  or before it (an issue's last time covers its usual spacing; a one-row issue covers one
+  step).
 
 Where a model or a file has nothing for a step (no history yet; beyond an issued forecast),
-the value is the last one known before the origin (persistence); at the very first step with
-no history at all, the first actual value stands in, and the report says so.
+the value is the last one known before the origin (persistence); where nothing at all is known
+yet (a simulation starting where its data starts), the first actual value stands in: a
+one-step look-ahead at the very start only, which the README states.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class FileView:
             out[inside] = vals[idx[inside]]
         out = _persist(out, known)
         if np.isnan(out).any():
-            out = np.where(np.isnan(out), self.actual[key][first], out)
+            out = np.where(np.isnan(out), self.actual[key][0], out)
         return out
 
 
@@ -187,6 +189,10 @@ def read_issued(
         issued_at = pd.to_datetime(frame["issued_at"], utc=True)
         times = pd.to_datetime(frame["time"], utc=True)
         values = pd.to_numeric(frame["value"])
+        blank = issued_at.isna() | times.isna()
+        if blank.any():
+            row = int(np.flatnonzero(blank.to_numpy())[0]) + 2  # 1-based, after the header
+            raise ValueError(f"row {row} has no issued_at or no time")
     except (ValueError, TypeError) as exc:
         raise ConfigError(
             f"unreadable times or values in the forecast file: {exc}",
@@ -203,6 +209,7 @@ def read_issued(
     time_step = np.floor(
         (times.dt.tz_localize(None).to_numpy().astype("datetime64[s]") - base) / step
     ).astype(np.int64)
+    issued_ns = issued_at.dt.tz_localize(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
     zone = frame["zone"].astype(str).to_numpy()
     kind = frame["kind"].astype(str).to_numpy()
     vals = values.to_numpy(dtype=np.float64)
@@ -214,7 +221,9 @@ def read_issued(
             absent.append(f"{key[0]} {key[1].value}")
             continue
         at, ts, vs = issued_step[mine], time_step[mine], vals[mine]
-        order = np.lexsort((ts, at))
+        # By usable step, then time, then issue time: for one time in one step, the newest
+        # issue comes last and its value stands.
+        order = np.lexsort((issued_ns[mine], ts, at))
         at, ts, vs = at[order], ts[order], vs[order]
         starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
         ends = np.r_[starts[1:], len(at)]
@@ -255,7 +264,7 @@ def views(
     if spec.kind == "noisy":
         return [noisy(actual, spec.relative_sd, seed) for seed in spec.seeds]
     if spec.model:
-        series = {k: np.concatenate([history[k], v]) for k, v in actual.items()}
+        series = {k: np.concatenate([history.get(k, np.empty(0)), v]) for k, v in actual.items()}
         offset = len(next(iter(history.values()))) if history else 0
         return [ModelView(spec.model, series, offset, DAY_S // step_s)]
     if spec.kind == "file":
@@ -263,7 +272,8 @@ def views(
         issues = read_issued(
             spec.path, sorted(actual, key=lambda k: (k[0], k[1].value)), t0, step_s
         )
-        return [FileView(issues, actual, history)]
+        past = {k: history.get(k, np.empty(0)) for k in actual}
+        return [FileView(issues, actual, past)]
     return [SeriesView(actual)]
 
 

@@ -168,6 +168,7 @@ class _Progress:
         self.held: list[float] = []
         self.finished = False
         self.urgent = False  # the deadline watchdog has fired
+        self.owed = 0.0  # resume overhead not yet paid in run time
         self._key: tuple[float, datetime, bool] | None = None
         self._planned = job
         self.where: list[int] = []
@@ -195,7 +196,7 @@ class _Progress:
         else:
             slack = (job.deadline - job.earliest_finish).total_seconds()
             guard = min(max(GUARD_SHARE * slack, watchdog_s), 0.5 * slack)
-            due = max(job.deadline - timedelta(seconds=guard), now + timedelta(seconds=left_s))
+            due = max(job.deadline - timedelta(seconds=guard), now + timedelta(seconds=duration))
             due = min(due, job.deadline)
         key = (duration, due, self.urgent)
         if key != self._key:
@@ -273,12 +274,18 @@ def gridshift(
         for s in active:
             job = s.job
             left = job.duration_s - s.done
-            if not s.urgent and now + timedelta(seconds=left + watchdog_s) > job.deadline:
+            started = s.cluster >= 0
+            paused = started and s.last_step != k - 1 and job.interruptible is not None
+            resume_s = (
+                job.interruptible.checkpoint_overhead_s if paused and job.interruptible else 0
+            )
+            if (
+                not s.urgent
+                and now + timedelta(seconds=left + resume_s + watchdog_s) > job.deadline
+            ):
                 # The deadline watchdog: with less slack than one re-plan interval left, the job
                 # runs at once, uncapped, and is not paused again.
                 s.urgent = True
-            started = s.cluster >= 0
-            paused = started and s.last_step != k - 1 and job.interruptible is not None
             plan_jobs.append(s.planned(now, left, paused, watchdog_s, grid.end))
             if started and not paused:  # running now: it goes on where it runs
                 running[job.id] = RunningJob(job.id, clusters[s.cluster].name, s.gpus, s.done)
@@ -328,9 +335,12 @@ def _carry_out(
                 continue
             mode = table.modes[int(p.mode[local])]
             c = p.cluster
-            credit = frac * mode.rate * step_s
-            if s.done > 0 and s.last_step != t - 1 and s.job.interruptible is not None:
-                credit -= s.job.interruptible.checkpoint_overhead_s  # a resume
+            gross = frac * mode.rate * step_s
+            if s.steps and s.last_step != t - 1 and s.job.interruptible is not None:
+                s.owed += s.job.interruptible.checkpoint_overhead_s  # a resume
+            pay = min(s.owed, gross)  # the overhead is paid in run time, over steps if need be
+            s.owed -= pay
+            credit = gross - pay
             s.cluster, s.gpus, s.last_step = c, mode.gpus, t
             s.steps.append(t)
             s.where.append(c)
