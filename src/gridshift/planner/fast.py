@@ -45,15 +45,20 @@ PRICE_SCALES = (0.5, 1.0, 2.0)  # capacity prices x these, one pass each
 WARM_POLISH = 32  # kept jobs a warm re-plan also re-inserts (dearest first)
 
 
+def _head(table: JobTable) -> tuple[int, int]:
+    """What every order puts first: running contiguous work (it keeps its place), then
+    critical work."""
+    fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
+    critical = 0 if table.priority is Priority.CRITICAL else 1
+    return fixed, critical
+
+
 def order(problem: Problem) -> list[int]:
     """Running fixed work, critical, then priority, earliest deadline, least slack."""
 
     def key(table: JobTable) -> tuple[int, int, int, int, float, str]:
-        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
-        critical = 0 if table.priority is Priority.CRITICAL else 1
         return (
-            fixed,
-            critical,
+            *_head(table),
             -table.priority.rank,
             table.deadline,
             table.slack_s,
@@ -69,9 +74,7 @@ def big_first(problem: Problem) -> list[int]:
     who gets the cheapest steps when all do."""
 
     def key(table: JobTable) -> tuple[int, int, float, str]:
-        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
-        critical = 0 if table.priority is Priority.CRITICAL else 1
-        return (fixed, critical, -table.work_s * table.job.gpus, table.job.id)
+        return (*_head(table), -table.work_s * table.job.gpus, table.job.id)
 
     return [t.index for t in sorted(problem.jobs, key=key)]
 
@@ -112,8 +115,7 @@ def _failed_first(problem: Problem, sequence: list[int], failed: set[int]) -> li
 
     def key(j: int) -> tuple[int, int, int, int]:
         table = problem.jobs[j]
-        fixed = 0 if (table.running_on is not None and not table.interruptible) else 1
-        return (fixed, -table.priority.rank, 0 if j in failed else 1, position[j])
+        return (_head(table)[0], -table.priority.rank, 0 if j in failed else 1, position[j])
 
     return sorted(sequence, key=key)
 
@@ -169,9 +171,10 @@ def warm_order(problem: Problem, warm: dict[int, Placement], big: bool = False) 
 
     def key(j: int) -> tuple[int, float, int]:
         table = problem.jobs[j]
-        if table.running_on is not None and not table.interruptible:
+        fixed, critical = _head(table)
+        if not fixed:
             return (0, 0.0, position[j])
-        if table.priority is Priority.CRITICAL:
+        if not critical:
             return (1, 0.0, position[j])
         if table.running_on is not None and j in warm:
             return (2, 0.0, position[j])

@@ -29,9 +29,7 @@ from gridshift.forecasting import models
 
 POLICIES = ("run-now", "lowest-window", "lowest-slots", "gridshift", "oracle")
 FORMATS = ("gridshift", "alibaba-openb", "gaia-pai", "pollux")
-LATER_FORMATS: tuple[str, ...] = ()
 FORECASTS = ("perfect", "noisy", "persistence", "seasonal-naive", "model", "file")
-LATER_FORECASTS: tuple[str, ...] = ()
 # The as-of kinds and the forecasting model each one runs (``forecasting.models``).
 AS_OF_MODELS = {"persistence": "persistence", "seasonal-naive": "seasonal-daily"}
 DEFAULT_KEYS = ("within", "interruptible", "checkpoint_overhead", "watts_per_gpu")
@@ -97,18 +95,12 @@ def _unknown(keys: dict[str, Any], allowed: tuple[str, ...], source: str, prefix
             )
 
 
-def _one_of(
-    value: Any, accepted: tuple[str, ...], later: tuple[str, ...], source: str, key: str
-) -> None:
-    """``value`` is one of ``accepted``; one of ``later`` is named as not simulated yet."""
+def _one_of(value: Any, accepted: tuple[str, ...], source: str, key: str) -> None:
+    """``value`` is one of ``accepted``."""
     if value in accepted:
         return
     raise ConfigError(
-        "not simulated yet" if value in later else "unknown value",
-        source=source,
-        field=key,
-        value=value,
-        accepted=", ".join(accepted),
+        "unknown value", source=source, field=key, value=value, accepted=", ".join(accepted)
     )
 
 
@@ -169,7 +161,7 @@ def _forecast(value: Any, source: str, base: Path) -> ForecastSpec:
         )
         _unknown(data, ("kind", "relative_sd", "seeds", "model", "path"), source, "forecast")
         kind = data.get("kind", "")
-    _one_of(kind, FORECASTS, LATER_FORECASTS, source, "forecast.kind" if data else "forecast")
+    _one_of(kind, FORECASTS, source, "forecast.kind" if data else "forecast")
     if kind == "perfect":
         return ForecastSpec()
     if kind in AS_OF_MODELS:
@@ -308,7 +300,7 @@ def sim_from_data(data: Any, source: str, base: Path) -> SimConfig:
             accepted="a path to the jobs file, relative to this file",
         )
     fmt = workload.get("format", "gridshift")
-    _one_of(fmt, FORMATS, LATER_FORMATS, source, "workload.format")
+    _one_of(fmt, FORMATS, source, "workload.format")
     offset_s = 0.0
     if "offset" in workload:  # the trace time that maps onto start (traces only)
         offset_s = parse_duration(workload["offset"], field="workload.offset", source=source)

@@ -72,13 +72,14 @@ def noisy(actual: dict[SignalKey, Floats], relative_sd: float, seed: int) -> Ser
     return SeriesView(out)
 
 
-def _persist(values: Floats, known: Floats) -> Floats:
-    """NaN steps take the last value known before the origin (``known``: the past)."""
+def _persist(values: Floats, known: Floats, first_actual: float) -> Floats:
+    """NaN steps take the last value known before the origin (``known``: the past), or, with
+    nothing known at all yet, ``first_actual`` (module docstring)."""
     missing = np.isnan(values)
     if missing.any():
         past = known[~np.isnan(known)]
         values = values.copy()
-        values[missing] = past[-1] if len(past) else np.nan
+        values[missing] = past[-1] if len(past) else first_actual
     return values
 
 
@@ -109,9 +110,7 @@ class ModelView:
         else:
             past = np.concatenate([y[:origin], np.full(count, np.nan)])
             values = models.MODELS[self.model](past, origins, count, self.period)[0]
-        values = _persist(values, y[:origin])
-        if np.isnan(values).any():  # nothing known at all yet: the first actual value
-            values = np.where(np.isnan(values), y[self.offset], values)
+        values = _persist(values, y[:origin], y[self.offset])
         if len(self._cache) > 4096:
             self._cache.clear()
         out: Floats = np.asarray(values, dtype=np.float64)
@@ -148,10 +147,7 @@ class FileView:
             idx = np.arange(lo, lo + count)
             inside = (idx >= 0) & (idx < len(vals))
             out[inside] = vals[idx[inside]]
-        out = _persist(out, known)
-        if np.isnan(out).any():
-            out = np.where(np.isnan(out), self.actual[key][0], out)
-        return out
+        return _persist(out, known, self.actual[key][0])
 
 
 FILE_COLUMNS = ("zone", "kind", "issued_at", "time", "value")
