@@ -14,6 +14,7 @@ from gridshift import __version__
 from gridshift.cli import bench, config, demo, signals
 from gridshift.cli.output import err_console
 from gridshift.cli.plan import plan_command
+from gridshift.cli.server import server_command
 from gridshift.cli.simulate import simulate_command
 from gridshift.domain import GridshiftError, UserError
 
@@ -30,6 +31,7 @@ app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
 app.command("plan")(plan_command)
 app.command("simulate")(simulate_command)
+app.command("server")(server_command)
 
 
 def _version(value: bool) -> None:

@@ -136,6 +136,7 @@ class JobSpec(Strict):
     placement: PlacementSpec | None = None
     power: PowerSpec | None = None
     team: str | None = None
+    workdir: str | None = None  # the working directory of the job's command (local executor)
 
 
 # --- error translation ------------------------------------------------------------------------

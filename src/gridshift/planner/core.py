@@ -49,6 +49,7 @@ from gridshift.planner.summary import (
     Summary,
     summarise,
 )
+from gridshift.planner.warm import carry
 
 Solver = Literal["auto", "fast", "exact"]
 SOLVERS = ("auto", "fast", "exact")
@@ -98,11 +99,20 @@ def plan(
     return solve(problem, solver)
 
 
-def solve(problem: Problem, solver: str = "auto", timings: dict[str, float] | None = None) -> Plan:
+def solve(
+    problem: Problem,
+    solver: str = "auto",
+    timings: dict[str, float] | None = None,
+    *,
+    warm_from: tuple[Problem, dict[int, Placement]] | None = None,
+    placements_out: dict[int, Placement] | None = None,
+) -> Plan:
     """Stages 2-4 on a built problem. ``timings``, when given, receives seconds per stage
-    (measurement only: nothing decides on it)."""
+    (measurement only: nothing decides on it). ``warm_from``: the previous problem and its
+    placements, for a warm re-plan by the fast solver (``planner.warm``); ``placements_out``
+    receives this plan's placements (by ``problem``'s job indices) to warm the next one."""
     with _collector_paused():
-        return _solve(problem, solver, timings)
+        return _solve(problem, solver, timings, warm_from, placements_out)
 
 
 @contextmanager
@@ -119,7 +129,13 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _solve(problem: Problem, solver: str, timings: dict[str, float] | None) -> Plan:
+def _solve(
+    problem: Problem,
+    solver: str,
+    timings: dict[str, float] | None,
+    warm_from: tuple[Problem, dict[int, Placement]] | None = None,
+    placements_out: dict[int, Placement] | None = None,
+) -> Plan:
     clock = _Stopwatch(timings)
     refused = explain.precheck_all(problem)
     infeasible = [Infeasible(problem.jobs[j].job.id, why) for j, why in refused.items()]
@@ -149,12 +165,15 @@ def _solve(problem: Problem, solver: str, timings: dict[str, float] | None) -> P
         sub.options = replace(sub.options, time_limit_s=max(MIN_EXACT_S, left))
         placements_sub, failed_sub, bound, gap_note = solve_exact(sub, warm)
     else:
-        placements_sub, failed_sub = solve_fast(sub)
+        warm = carry(*warm_from, sub) if warm_from is not None else None
+        placements_sub, failed_sub = solve_fast(sub, warm)
         bound = None
     clock.lap("solve")
     placements = {plannable[j]: p for j, p in placements_sub.items()}
     for placement in placements.values():
         placement.job = plannable[placement.job]
+    if placements_out is not None:
+        placements_out.update(placements)
     failed = [plannable[j] for j in failed_sub]
     for j in failed:
         infeasible.append(
