@@ -165,8 +165,8 @@ def _solve(
         sub.options = replace(sub.options, time_limit_s=max(MIN_EXACT_S, left))
         placements_sub, failed_sub, bound, gap_note = solve_exact(sub, warm)
     else:
-        warm = carry(*warm_from, sub) if warm_from is not None else None
-        placements_sub, failed_sub = solve_fast(sub, warm)
+        carried = carry(*warm_from, sub) if warm_from is not None else None
+        placements_sub, failed_sub = solve_fast(sub, carried)
         bound = None
     clock.lap("solve")
     placements = {plannable[j]: p for j, p in placements_sub.items()}
