@@ -663,7 +663,7 @@ def test_a_failed_import_leaves_the_stored_series_alone(tmp_path: Path) -> None:
 
 
 def test_demo_json(tmp_path: Path) -> None:
-    report = ok_json(gridshift_cli(["demo", "--json"], tmp_path))
+    report = ok_json(gridshift_cli(["demo", "--preview", "--json"], tmp_path))
     results = {r["zone"]: r for r in report["results"]}
     assert set(results) == {"DE-LU", "US-TEX-ERCO", "GB"}
     assert {z["zone"] for z in report["zones"]} == set(results)

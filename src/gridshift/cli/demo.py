@@ -1,9 +1,9 @@
 """``gridshift demo``: the embedded default on bundled real data.
 
-Until the control plane exists this is an offline preview, and says so: it loads the bundled
-signals of three zones, shows what they hold, and replays a year of one daily job (8 x H100,
-6 h, due within 24 h) to show what shifting it to its cheapest window would have saved against
-running it at once. Deterministic: the same figures on every run.
+Without ``--preview`` it runs the control plane live (``demo_live``). ``--preview`` is offline:
+it loads the bundled signals of three zones, shows what they hold, and replays a year of one
+daily job (8 x H100, 6 h, due within 24 h) to show what shifting it to its cheapest window
+would have saved against running it at once. Deterministic: the same figures on every run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from gridshift.cli.output import console, fmt, print_json
-from gridshift.domain import Series, SignalKind, Tariff, TariffKind
+from gridshift.domain import Series, SignalKind, Tariff, TariffKind, UserError
 from gridshift.domain.power import GPU_DEFAULTS, NATURAL_DRAW_FRACTION
 from gridshift.domain.signal import zone_timezone
 from gridshift.domain.timeutil import as_np
@@ -192,8 +192,35 @@ def _change(saving_pct: float) -> str:
 
 
 def demo(
+    duration: Annotated[
+        str, typer.Option("--duration", help="About how long the live demo runs.")
+    ] = "90s",
+    time_scale: Annotated[
+        float | None,
+        typer.Option("--time-scale", help="Simulated seconds per second (default: to fit)."),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the control plane up after the summary.")
+    ] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="The offline preview instead (no server).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
+    """The embedded default, live: the control plane on an accelerated clock, real trace jobs,
+    bundled real signals; ends with the savings against run-now. --preview: offline figures."""
+    if not preview:
+        from gridshift.cli.demo_live import demo_duration, live_demo
+
+        seconds = demo_duration(duration)
+        if time_scale is not None and time_scale <= 0:
+            raise UserError(f"--time-scale must be positive, got {time_scale:g}", hint="e.g. 1000")
+        live_demo(seconds, time_scale, serve, json_out)
+        return
+    _preview(json_out)
+
+
+def _preview(json_out: bool) -> None:
     """Offline preview on bundled real data: what the signals hold and what shifting saves."""
     lib = SignalLibrary(default_data_dir())
     zones: list[dict[str, Any]] = []
@@ -218,8 +245,8 @@ def demo(
         results.append(_replay(site, carbon, price))
     fleet = _fleet()
     report = {
-        "note": "offline preview: bundled 2022 signals, one job a day; the control plane "
-        "(server, engine, executors) is not built yet",
+        "note": "offline preview: bundled 2022 signals, one job a day (without --preview, "
+        "the demo runs the control plane live)",
         "job": {
             "gpus": JOB_GPUS,
             "gpu_type": "H100",

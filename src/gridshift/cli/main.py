@@ -14,6 +14,7 @@ from gridshift import __version__
 from gridshift.cli import bench, config, demo, signals
 from gridshift.cli.output import err_console
 from gridshift.cli.plan import plan_command
+from gridshift.cli.remote import clusters_command, jobs_app, submit_command
 from gridshift.cli.server import server_command
 from gridshift.cli.simulate import simulate_command
 from gridshift.domain import GridshiftError, UserError
@@ -32,6 +33,9 @@ app.command("demo")(demo.demo)
 app.command("plan")(plan_command)
 app.command("simulate")(simulate_command)
 app.command("server")(server_command)
+app.command("submit")(submit_command)
+app.add_typer(jobs_app, name="jobs")
+app.command("clusters")(clusters_command)
 
 
 def _version(value: bool) -> None:

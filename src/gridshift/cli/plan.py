@@ -171,13 +171,25 @@ def plan_command(
     ] = 10.0,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Signal library.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Server URL (default $GRIDSHIFT_URL).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token (default $GRIDSHIFT_TOKEN).")
+    ] = None,
 ) -> None:
-    """Plan jobs offline: cluster, segments, GPUs and power cap for each, with the reason."""
+    """The server's current plan; or, with --config --jobs --now, a plan made offline: cluster,
+    segments, GPUs and power cap for each job, with the reason."""
+    if config is None and jobs is None and now is None:
+        from gridshift.cli.remote import remote_plan
+
+        remote_plan(url, token, json_out)
+        return
     if config is None or jobs is None or now is None:
         raise UserError(
             "offline planning needs --config, --jobs and --now",
             hint="e.g. gridshift plan --config gridshift.yaml --jobs jobs.csv "
-            "--now 2022-06-01T06:00:00Z (the server's live plan arrives with the control plane)",
+            "--now 2022-06-01T06:00:00Z; without all three it asks the server",
         )
     if solver not in SOLVERS:
         raise UserError(f"unknown solver {solver!r}", hint=f"use one of {', '.join(SOLVERS)}")

@@ -32,7 +32,7 @@ from typing import Any
 
 from gridshift.config.jobs import job_from_data
 from gridshift.config.site import SiteConfig
-from gridshift.domain import Job, Segment
+from gridshift.domain import Job, JobPlan, Segment
 from gridshift.domain.status import ACTIVE, AttemptState, JobStatus
 from gridshift.engine import crash
 from gridshift.engine.clock import Clock
@@ -519,8 +519,11 @@ class Engine:
             segment = next((s for s in jp.segments if s.start <= now < s.end), None)
             attempt = by_job.get(job_id)
             if row.status in (JobStatus.PENDING, JobStatus.PAUSED) and attempt is None:
-                if segment is None:
+                # Due once its first planned segment has begun, even if a slow pass let that
+                # segment's end go by (a short remainder is never skipped over).
+                if not jp.segments or jp.segments[0].start > now:
                     continue
+                segment = segment or jp.segments[0]
                 why = self._room(row, jp.cluster, segment.gpus, held, team_held, quotas)
                 if why is not None:
                     report.waiting[job_id] = why
@@ -529,7 +532,7 @@ class Engine:
                     held[jp.cluster] = held.get(jp.cluster, 0) + segment.gpus
                     team_held[row.team] = team_held.get(row.team, 0) + segment.gpus
             elif row.status is JobStatus.RUNNING and attempt is not None:
-                self._adjust(row, attempt, segment, report)
+                self._adjust(row, attempt, segment, jp, report)
 
     def _room(
         self,
@@ -610,6 +613,7 @@ class Engine:
         row: JobRow,
         attempt: AttemptRow,
         segment: Segment | None,
+        plan: JobPlan | None,
         report: PassReport,
     ) -> None:
         """Pause or resize a running interruptible job at a segment boundary."""
@@ -620,7 +624,10 @@ class Engine:
         if executor is None or job.interruptible is None or row.urgent:
             return
         if segment is None:
-            if executor.capabilities.pause:
+            # Pause only for a gap the plan puts before its next segment; a job whose last
+            # segment is over is finishing (or overrunning its estimate): it runs on.
+            later = any(s.start > report.at for s in (plan.segments if plan else ()))
+            if later and executor.capabilities.pause:
                 self._stop(attempt, "pause", self.options.grace_s, report)
             return
         gpus = segment.gpus
