@@ -3,6 +3,7 @@ team's job answers 404."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -10,9 +11,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from gridshift.api.auth import ADMIN_TEAM, Principal, principal
 from gridshift.api.problems import PROBLEM, ProblemError
-from gridshift.api.schemas import Attempt, Event, JobDetail, JobOut, JobPage
+from gridshift.api.schemas import Attempt, Event, JobDetail, JobOut, JobPage, scrub
 from gridshift.config.schema import JobSpec
-from gridshift.domain.redact import redact_text, secret_values
+from gridshift.domain import ConfigError
+from gridshift.domain.redact import MIN_SECRET_LEN, is_secret, redact_text, secret_values
 from gridshift.domain.status import JobStatus
 from gridshift.domain.timeutil import to_iso
 from gridshift.store import ConflictError, JobRow
@@ -47,6 +49,40 @@ def _visible(request: Request, who: Principal, job_id: str) -> JobRow:
     if row is None or not who.sees(row.team):
         raise ProblemError(404, f"no job {job_id!r} in your team")
     return row
+
+
+def _secrets_in(data: Any, secret: bool = False) -> list[str]:
+    """What in a submitted body may be a secret: every scalar under a key that names one, at
+    any depth, and an ``env`` that is not a mapping (``KEY=value`` text)."""
+    if isinstance(data, Mapping):
+        return [
+            found
+            for key, value in data.items()
+            for found in _secrets_in(
+                value,
+                secret or is_secret(str(key)) or (key == "env" and not isinstance(value, Mapping)),
+            )
+        ]
+    if isinstance(data, list):
+        return [found for value in data for found in _secrets_in(value, secret)]
+    text = str(data)
+    return [text] if secret and data is not None and len(text) >= MIN_SECRET_LEN else []
+
+
+def _hushed(exc: ConfigError, body: dict[str, Any]) -> ConfigError:
+    """``exc`` without the body's secrets: a rejected spec's error quotes the bad value, and a
+    misspelt ``env`` (an unknown key) holds them all."""
+    found = sorted(set(_secrets_in(body)), key=len, reverse=True)
+    if not found:
+        return exc
+    return ConfigError(
+        redact_text(exc.detail, found),
+        source=exc.source,
+        field=exc.field,
+        value=scrub(exc.value, found),
+        accepted=exc.accepted,
+        hint=exc.custom_hint,
+    )
 
 
 @router.post(
@@ -95,7 +131,10 @@ def submit_job(
             f"team {team} has {runtime.options.team_queue_limit} jobs waiting, the limit",
             headers={"Retry-After": "60"},
         )
-    got = runtime.submit(body, team=team, idempotency_key=idempotency_key)
+    try:
+        got = runtime.submit(body, team=team, idempotency_key=idempotency_key)
+    except ConfigError as exc:
+        raise _hushed(exc, body) from None
     runtime.metrics.submissions.labels("created" if got.created else "replayed").inc()
     out = JobOut.of(got.row).model_dump(mode="json")
     return JSONResponse(out, status_code=201 if got.created else 200)
@@ -127,6 +166,7 @@ def show_job(request: Request, who: Who, job_id: str) -> JobDetail:
     """One job with its attempts and its events (why each change happened)."""
     row = _visible(request, who, job_id)
     store = request.app.state.runtime.store
+    secrets = secret_values(row.spec.get("env") or {})
     attempts = [
         Attempt(
             n=a.n,
@@ -139,12 +179,11 @@ def show_job(request: Request, who: Who, job_id: str) -> JobDetail:
             started_at=to_iso(a.started_at) if a.started_at else None,
             ended_at=to_iso(a.ended_at) if a.ended_at else None,
             exit_code=a.exit_code,
-            outcome=a.outcome,
+            outcome=redact_text(a.outcome, secrets) if a.outcome else a.outcome,
             work_s=round(a.work_s, 3),
         )
         for a in store.attempts(job_id)
     ]
-    secrets = secret_values(row.spec.get("env") or {})
     events = [
         Event(at=to_iso(e.at), kind=e.kind, message=redact_text(e.message, secrets))
         for e in store.events(job_id)

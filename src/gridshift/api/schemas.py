@@ -3,13 +3,27 @@ OpenAPI document describes every answer exactly."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridshift.domain.redact import redact_spec
+from gridshift.domain.redact import REDACTED, redact_spec, redact_text, secret_values
 from gridshift.domain.timeutil import to_iso
 from gridshift.store import JobRow
+
+
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with each of ``secrets`` replaced wherever it appears, at any depth."""
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in secrets:
+        return REDACTED
+    return value
 
 
 class Outcome(BaseModel):
@@ -47,12 +61,14 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, row: JobRow) -> JobOut:
+        # A secret can reach free text too: an executor's error quotes what it was given.
+        secrets = secret_values(row.spec.get("env") or {})
         return cls(
             id=row.id,
             status=row.status.value,
             team=row.team,
-            name=row.name,
-            reason=row.reason,
+            name=redact_text(row.name, secrets),
+            reason=redact_text(row.reason, secrets),
             priority=row.priority,
             gpus=row.gpus,
             duration_s=row.duration_s,
@@ -68,11 +84,11 @@ class JobOut(BaseModel):
             cluster=row.cluster,
             planned_start=to_iso(row.planned_start) if row.planned_start else None,
             planned_end=to_iso(row.planned_end) if row.planned_end else None,
-            plan_reason=row.plan_reason,
+            plan_reason=redact_text(row.plan_reason, secrets) if row.plan_reason else None,
             expected=Outcome(**row.expected) if row.expected else None,
             run_now=Outcome(**row.run_now) if row.run_now else None,
             finished_at=to_iso(row.finished_at) if row.finished_at else None,
-            spec=redact_spec(row.spec),
+            spec=scrub(redact_spec(row.spec), secrets),
         )
 
 

@@ -18,6 +18,10 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def at_wall(self, epoch_s: float) -> datetime:
+        """This clock's time at a wall-clock instant (an executor's record of an exit)."""
+        ...
+
     @property
     def scale(self) -> float:
         """Simulated seconds per wall-clock second (1 for the real clock)."""
@@ -29,6 +33,9 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def at_wall(self, epoch_s: float) -> datetime:
+        return datetime.fromtimestamp(epoch_s, UTC)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class ScaledClock:
     def now(self) -> datetime:
         return self.origin + timedelta(seconds=(time.time() - self.wall_origin) * self.scale)
 
+    def at_wall(self, epoch_s: float) -> datetime:
+        return self.origin + timedelta(seconds=(epoch_s - self.wall_origin) * self.scale)
+
     def wall_seconds(self, simulated_s: float) -> float:
         return simulated_s / self.scale
 
@@ -56,6 +66,9 @@ class ManualClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def at_wall(self, epoch_s: float) -> datetime:
+        return self._now  # a manual clock has no wall time: what happened, happened now
 
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)

@@ -225,13 +225,23 @@ class Engine:
             )
             return
         if seen.state in (State.LOST, State.UNKNOWN):
+            # Fence first: whatever is left of it must be gone before the job runs again.
+            try:
+                executor.kill(attempt.token)
+            except ExecutorError:
+                return  # cannot fence yet; it waits (two attempts never overlap)
             self._infra_failure(
-                job_row, attempt, report, "the attempt's process vanished without an outcome"
+                job_row, attempt, report, "the attempt's supervisor was lost; fenced"
             )
+            report.fenced.append(attempt.token)
             executor.forget(attempt.token)
             return
         job = self.job_of(job_row)
-        work = credited_work_s(job, attempt, now)
+        end = now
+        if seen.ended_wall is not None and attempt.started_at is not None:
+            # The executor's record of when it ended, not when this pass noticed.
+            end = min(now, max(attempt.started_at, self.clock.at_wall(seen.ended_wall)))
+        work = credited_work_s(job, attempt, end)
         if seen.succeeded:
             self._finish(
                 job_row,
@@ -240,13 +250,20 @@ class Engine:
                 JobStatus.SUCCEEDED,
                 f"succeeded on {attempt.cluster} (attempt {attempt.n})",
                 outcome="exit 0",
+                ended=end,
                 exit_code=0,
                 work=work,
                 done_s=job.duration_s,
             )
         elif attempt.stop_reason == "cancel" or job_row.cancel_requested:
             self._finish(
-                job_row, attempt, report, JobStatus.CANCELLED, "cancelled", outcome="cancelled"
+                job_row,
+                attempt,
+                report,
+                JobStatus.CANCELLED,
+                "cancelled",
+                outcome="cancelled",
+                ended=end,
             )
         elif attempt.stop_reason in ("pause", "resize"):
             saved = seen.saved_checkpoint
@@ -263,6 +280,7 @@ class Engine:
                 JobStatus.PAUSED,
                 f"paused ({attempt.stop_reason}) on {attempt.cluster}: {why}",
                 outcome=f"{attempt.stop_reason}: {why}",
+                ended=end,
                 exit_code=seen.exit_code,
                 work=credit,
                 done_s=min(job.duration_s - 1.0, job_row.done_s + credit),
@@ -289,6 +307,7 @@ class Engine:
                 status,
                 f"the job's process ended with {what}; {tail}",
                 outcome=what,
+                ended=end,
                 exit_code=seen.exit_code,
                 user_failures=failures,
             )
@@ -334,16 +353,18 @@ class Engine:
         outcome: str,
         exit_code: int | None = None,
         work: float = 0.0,
+        ended: datetime | None = None,
         **fields: Any,
     ) -> None:
         """One transaction: the attempt ends, the job takes its new status."""
         crash.point("before-status")
+        ended = ended or report.at
         if job_row.status is not JobStatus.RUNNING:
             # Already moved (e.g. a cancel of a job that never started): just end the attempt.
             self.store.update_attempt(
                 attempt.token,
                 state=AttemptState.ENDED.value,
-                ended_at=report.at,
+                ended_at=ended,
                 outcome=outcome,
                 exit_code=exit_code,
                 work_s=work,
@@ -359,7 +380,7 @@ class Engine:
                     attempt.token,
                     {
                         "state": AttemptState.ENDED.value,
-                        "ended_at": report.at,
+                        "ended_at": ended,
                         "outcome": outcome,
                         "exit_code": exit_code,
                         "work_s": work,

@@ -65,6 +65,7 @@ class Observed:
     signal: int | None = None  # when EXITED by a signal
     stop_requested: bool = False  # a stop (checkpoint protocol) was asked for before it ended
     gpu_ids: tuple[int, ...] = ()  # the devices it holds (CUDA_VISIBLE_DEVICES)
+    ended_wall: float | None = None  # when it ended (epoch seconds, wall clock), when EXITED
 
     @property
     def saved_checkpoint(self) -> bool:

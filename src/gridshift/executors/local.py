@@ -99,6 +99,10 @@ class _Record:
         return is_alive(self.child_pid, self.child_start_ticks)
 
 
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _int_or_none(value: object) -> int | None:
     return None if value is None else int(str(value))
 
@@ -305,6 +309,7 @@ class LocalExecutor:
             signal=_int_or_none(ended.get("signal")),
             stop_requested=bool(ended.get("stop_requested", False)),
             gpu_ids=record.gpu_ids,
+            ended_wall=_float_or_none(ended.get("ended_at")),
         )
 
     def tokens(self) -> list[str]:

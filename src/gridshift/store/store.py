@@ -18,11 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Insert, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from gridshift.domain import GridshiftError, UserError
-from gridshift.domain.status import ACTIVE, AttemptState, JobStatus, check_transition
+from gridshift.domain.status import (
+    ACTIVE,
+    AttemptState,
+    JobStatus,
+    TransitionError,
+    check_transition,
+)
 from gridshift.store import tables as t
 from gridshift.store.db import Engines, open_database
 from gridshift.store.records import AttemptRow, EventRow, JobRow, TeamRow, TokenRow, at, to_epoch
@@ -297,8 +304,14 @@ class Store:
         reason: str,
     ) -> tuple[JobRow, AttemptRow]:
         """Write-ahead: the job goes to ``running`` and its attempt is recorded as
-        ``dispatching`` in one transaction, before the executor hears of it."""
+        ``dispatching`` in one transaction, before the executor hears of it. Only a pending or
+        paused job is dispatched: a running one already has an attempt, and two attempts of one
+        job never overlap (RELIABILITY.md)."""
         check_transition(job.status, JobStatus.RUNNING)
+        if job.status not in (JobStatus.PENDING, JobStatus.PAUSED):
+            raise TransitionError(
+                f"a {job.status.value} job cannot be dispatched: only pending or paused ones"
+            )
         n = job.attempts + 1
         stamp = to_epoch(now)
         with self.engines.writer.begin() as conn:
@@ -389,10 +402,20 @@ class Store:
         return [EventRow(r.job_id, at(r.at), r.kind, r.message) for r in rows]
 
     def put(self, key: str, value: Any) -> None:
+        """Insert or replace ``key``'s value: one upsert, so that concurrent puts of a new key
+        never collide (an update-then-insert raced into a unique violation on PostgreSQL)."""
+        if self.dialect == "postgresql":
+            pg = postgresql.insert(t.kv).values(key=key, value=value)
+            upsert: Insert = pg.on_conflict_do_update(
+                index_elements=[t.kv.c.key], set_={"value": pg.excluded.value}
+            )
+        else:
+            lite = sqlite.insert(t.kv).values(key=key, value=value)
+            upsert = lite.on_conflict_do_update(
+                index_elements=[t.kv.c.key], set_={"value": lite.excluded.value}
+            )
         with self.engines.writer.begin() as conn:
-            done = conn.execute(update(t.kv).where(t.kv.c.key == key).values(value=value))
-            if done.rowcount == 0:
-                conn.execute(insert(t.kv).values(key=key, value=value))
+            conn.execute(upsert)
 
     def get(self, key: str) -> Any:
         with self.engines.reader.connect() as conn:
