@@ -5,6 +5,7 @@ re-queue, fence), leases, quotas, the deadline watchdog and expiry."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -63,10 +64,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, ManualClock]]:
     yield rt, clock
     for ex in rt.executors.values():
         for token in ex.tokens():
-            try:
+            with contextlib.suppress(ExecutorError):
                 ex.kill(token)
-            except ExecutorError:
-                pass
     rt.close()
 
 
@@ -131,14 +130,18 @@ def test_a_deferrable_job_waits_for_its_planned_start(world: Any) -> None:
     job_id = submit(rt, spec("later", quick("pass")))
     rt.engine.run_pass()
     row = job(rt, job_id)
-    assert row.planned_start is not None and row.planned_start > START
-    assert row.status is JobStatus.PENDING and not rt.store.attempts(job_id)
-    assert row.expected is not None and row.run_now is not None
+    assert row.planned_start is not None
+    assert row.planned_start > START
+    assert row.status is JobStatus.PENDING
+    assert not rt.store.attempts(job_id)
+    assert row.expected is not None
+    assert row.run_now is not None
     assert row.plan_reason
     clock.set(row.planned_start)
     until(rt.engine, lambda: job(rt, job_id).status is JobStatus.SUCCEEDED)
     (attempt,) = rt.store.attempts(job_id)
-    assert attempt.started_at is not None and attempt.started_at >= row.planned_start
+    assert attempt.started_at is not None
+    assert attempt.started_at >= row.planned_start
 
 
 def test_user_failures_retry_then_fail_and_are_counted_apart(world: Any) -> None:
@@ -154,8 +157,12 @@ def test_user_failures_retry_then_fail_and_are_counted_apart(world: Any) -> None
     broken = submit(rt, spec("broken", quick("import sys; sys.exit(3)"), priority="critical"))
     until(rt.engine, lambda: job(rt, flaky).status.terminal and job(rt, broken).status.terminal)
     ok, bad = job(rt, flaky), job(rt, broken)
-    assert ok.status is JobStatus.SUCCEEDED and ok.user_failures == 1 and ok.attempts == 2
-    assert bad.status is JobStatus.FAILED and bad.user_failures == 2 and bad.attempts == 2
+    assert ok.status is JobStatus.SUCCEEDED
+    assert ok.user_failures == 1
+    assert ok.attempts == 2
+    assert bad.status is JobStatus.FAILED
+    assert bad.user_failures == 2
+    assert bad.attempts == 2
     assert bad.infra_failures == 0
     assert "exit code 3" in bad.reason
 
@@ -172,9 +179,11 @@ def test_a_lost_attempt_is_an_infrastructure_failure_and_runs_again(world: Any) 
     os.kill(record.supervisor_pid, signal.SIGKILL)  # the node dies under it
     until(rt.engine, lambda: job(rt, job_id).attempts == 2)
     row = job(rt, job_id)
-    assert row.infra_failures == 1 and row.user_failures == 0
+    assert row.infra_failures == 1
+    assert row.user_failures == 0
     first, second = rt.store.attempts(job_id)
-    assert first.state is AttemptState.ENDED and first.ended_at is not None
+    assert first.state is AttemptState.ENDED
+    assert first.ended_at is not None
     assert second.intent_at >= first.ended_at  # attempts never overlap
 
 
@@ -195,7 +204,8 @@ def test_cancel_of_a_waiting_job_is_immediate(world: Any) -> None:
     job_id = submit(rt, spec("later", quick("pass")))
     rt.engine.run_pass()
     done = rt.cancel(job(rt, job_id))
-    assert done.status is JobStatus.CANCELLED and done.finished_at is not None
+    assert done.status is JobStatus.CANCELLED
+    assert done.finished_at is not None
     rt.engine.run_pass()
     assert not rt.store.attempts(job_id)
 
@@ -219,7 +229,8 @@ def test_pause_at_a_checkpoint_credits_work_and_resumes_from_it(world: Any) -> N
     rt.engine._stop(attempt, "pause", 2.0, report)  # what the plan does at a segment boundary
     until(rt.engine, lambda: len(rt.store.attempts(job_id)) == 2, timeout_s=10)
     first = rt.store.attempts(job_id)[0]
-    assert first.outcome is not None and "saved its checkpoint" in first.outcome
+    assert first.outcome is not None
+    assert "saved its checkpoint" in first.outcome
     assert first.exit_code == 75
     assert first.work_s == pytest.approx(600, abs=1)  # credited: ten minutes on the clock
     events = [e.kind for e in rt.store.events(job_id)]
@@ -250,7 +261,8 @@ def test_reconciliation_requeues_an_intent_the_executor_never_got(world: Any) ->
     report = rt.engine.reconcile()
     assert report.ended == {job_id: "pending"}
     row = job(rt, job_id)
-    assert row.status is JobStatus.PENDING and row.infra_failures == 0
+    assert row.status is JobStatus.PENDING
+    assert row.infra_failures == 0
     until(rt.engine, lambda: job(rt, job_id).status is JobStatus.SUCCEEDED)
     assert [a.outcome for a in rt.store.attempts(job_id)] == ["never started", "exit 0"]
 
@@ -307,9 +319,11 @@ def test_an_unobserved_attempt_is_fenced_when_its_lease_runs_out(world: Any) -> 
     report = rt.engine.run_pass()
     assert report.fenced == [token_of(job_id, 1)]
     row = job(rt, job_id)
-    assert row.infra_failures == 1 and row.attempts == 2  # re-queued, and (critical) run again
+    assert row.infra_failures == 1
+    assert row.attempts == 2
     first = rt.store.attempts(job_id)[0]
-    assert first.outcome is not None and "lease" in first.outcome
+    assert first.outcome is not None
+    assert "lease" in first.outcome
     link.cut = False
     assert link.inner.observe(token_of(job_id, 1)).state.value == "exited"  # really ended
 
@@ -334,7 +348,8 @@ def test_team_quota_holds_jobs_back(world: Any) -> None:
     until(rt.engine, lambda: all(job(rt, i).status is JobStatus.SUCCEEDED for i in ids))
     a, b = (rt.store.attempts(i)[0] for i in ids)
     first, second = sorted((a, b), key=lambda x: x.intent_at)
-    assert first.ended_at is not None and second.intent_at >= first.ended_at
+    assert first.ended_at is not None
+    assert second.intent_at >= first.ended_at
 
 
 def test_the_watchdog_fires_and_a_job_past_its_deadline_expires(world: Any) -> None:
@@ -356,7 +371,8 @@ def test_the_watchdog_fires_and_a_job_past_its_deadline_expires(world: Any) -> N
     clock.advance(90 * 60)
     rt.engine.run_pass()
     row = job(rt, job_id)
-    assert row.status is JobStatus.EXPIRED and "deadline passed" in row.reason
+    assert row.status is JobStatus.EXPIRED
+    assert "deadline passed" in row.reason
 
 
 def test_every_status_change_is_guarded(world: Any) -> None:
