@@ -58,7 +58,9 @@ def site(gpus: int = 8) -> SiteConfig:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Runtime, ManualClock]]:
     clock = ManualClock(START)
-    options = EngineOptions(grace_s=2.0, cancel_grace_s=1.0, lease_s=30.0, user_retries=1)
+    options = EngineOptions(
+        grace_s=2.0, cancel_grace_s=1.0, lease_s=30.0, user_retries=1, replan_min_wall_s=0.0
+    )
     rt = build_runtime(site(), tmp_path / "data", clock=clock, options=options)
     rt.store.create_team("t", None, START)
     yield rt, clock

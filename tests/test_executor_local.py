@@ -168,8 +168,11 @@ def test_runs_and_exits_with_code(executor: LocalExecutor) -> None:
     assert data["child_start_ticks"] == start_ticks(child_pid)
     assert data["supervisor_start_ticks"] == start_ticks(supervisor_pid)
     assert executor.observe("ok.1").state is State.RUNNING
+    began = time.time()
     observed = wait_ended(executor, "ok.1")
-    assert observed == Observed("ok.1", State.EXITED, exit_code=0)
+    assert observed.ended_wall is not None
+    assert began - 1 <= observed.ended_wall <= time.time()  # when it ended, by its record
+    assert observed == Observed("ok.1", State.EXITED, exit_code=0, ended_wall=observed.ended_wall)
     assert observed.succeeded
 
 

@@ -7,6 +7,7 @@ accepted, so that the fix is in the answer. A 5xx never carries a traceback.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,6 +79,9 @@ def _user_error(exc: UserError) -> JSONResponse:
 
 
 def _jsonable(value: Any) -> Any:
+    # NaN and Infinity parse (Python's JSON reader takes them) but cannot be written back
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)

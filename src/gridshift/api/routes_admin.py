@@ -18,13 +18,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (401, "no valid bearer token"),
         (403, "admins only"),
-        (409, "the name is taken"),
-        (422, "invalid input"),
     )
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    **{
+        code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
+        for code, text in (
+            (400, "the body is not JSON"),
+            (409, "the name is taken"),
+            (413, "the body is too large"),
+            (422, "invalid input"),
+        )
+    },
 }
 
 
-@router.post("/teams", status_code=201, response_model=TeamOut, responses=ERRORS)
+@router.post("/teams", status_code=201, response_model=TeamOut, responses=WRITE_ERRORS)
 def create_team(request: Request, who: Who, body: TeamIn) -> TeamOut:
     """Create a team, with an optional GPU quota (GPUs its running jobs may hold at once)."""
     require(who, "admin")
@@ -42,7 +52,7 @@ def list_teams(request: Request, who: Who) -> list[TeamOut]:
     ]
 
 
-@router.post("/tokens", status_code=201, response_model=TokenOut, responses=ERRORS)
+@router.post("/tokens", status_code=201, response_model=TokenOut, responses=WRITE_ERRORS)
 def create_token(request: Request, who: Who, body: TokenIn) -> TokenOut:
     """Create a token for a team; the secret is in this answer only (stored as a hash)."""
     require(who, "admin")

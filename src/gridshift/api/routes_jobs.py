@@ -27,6 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (401, "no valid bearer token"),
         (404, "no such job in your team"),
+        (422, "an invalid parameter: the field and the fix"),
     )
 }
 SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,7 +42,30 @@ SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
         )
     },
 }
-SPEC_SCHEMA = JobSpec.model_json_schema()
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` put in place of their ``$ref``s: inside the
+    OpenAPI document ``#/$defs/...`` would resolve against the document's root, where there are
+    none (and the job specs' models are not recursive, so this ends)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
+SPEC_SCHEMA = _inlined(JobSpec.model_json_schema())
+MAX_GPUS = 1_000_000  # as a team's quota (schemas.TeamIn)
 
 
 def _visible(request: Request, who: Principal, job_id: str) -> JobRow:
@@ -116,6 +140,14 @@ def submit_job(
     gpus = (
         body.get("resources", {}).get("gpus") if isinstance(body.get("resources"), dict) else None
     )
+    if isinstance(gpus, int) and gpus > MAX_GPUS:  # the store's integers have 64 bits
+        raise ProblemError(
+            422,
+            f"the job asks for {gpus} GPUs",
+            field="resources.gpus",
+            value=gpus,
+            accepted=f"at most {MAX_GPUS} GPUs",
+        )
     if quota is not None and isinstance(gpus, int) and gpus > quota:
         raise ProblemError(
             422,

@@ -75,7 +75,14 @@ def clusters(request: Request, who: Who) -> list[ClusterOut]:
     return out
 
 
-@router.get("/signals", response_model=list[SignalOut], responses=ERRORS)
+@router.get(
+    "/signals",
+    response_model=list[SignalOut],
+    responses={
+        **ERRORS,
+        422: {"description": "an invalid parameter", "content": {PROBLEM: {"schema": {}}}},
+    },
+)
 def signals(
     request: Request,
     who: Who,

@@ -7,9 +7,11 @@ engine (in a thread of its own) and what the API's routes ask of them.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from gridshift.engine.clock import Clock, SystemClock
 from gridshift.engine.feed import SignalFeed
 from gridshift.engine.loop import Engine
 from gridshift.engine.options import EngineOptions
+from gridshift.engine.worker import InlinePlanner, ProcessPlanner
 from gridshift.executors.base import Executor, ExecutorError
 from gridshift.executors.registry import build_executor
 from gridshift.forecasting.feeds import site_feeds
@@ -46,6 +49,7 @@ class Runtime:
     metrics: Metrics = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _pending: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.store.count_by_status)
@@ -56,7 +60,13 @@ class Runtime:
         if self._thread is not None:
             return
         self.engine.reconcile()
-        self.engine.run_pass()  # a plan (and forecasts) before the first request
+        try:
+            self.engine.run_pass()  # a plan (and forecasts) before the first request
+        except Exception:
+            log.exception("the first engine pass failed; the loop retries")
+        # What is loaded by now lives as long as the server: out of the collector's way.
+        gc.collect()
+        gc.freeze()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="gridshift-engine", daemon=True)
         self._thread.start()
@@ -80,20 +90,19 @@ class Runtime:
 
     def close(self) -> None:
         self.stop()
+        self.engine.planner.close()
         self.store.close()
 
     # -- what the routes ask ---------------------------------------------------------------
 
     def submit(self, body: Any, *, team: str, idempotency_key: str | None) -> intake.Submitted:
-        latest = self.engine.feed.latest
         got = intake.submit(
             self.store,
             self.site,
             body,
             team=team,
             now=self.clock.now(),
-            options=self.options,
-            forecasts=latest.forecasts if latest else None,
+            tables=self.engine.quote_tables(),
             idempotency_key=idempotency_key,
         )
         if got.created:
@@ -126,8 +135,17 @@ class Runtime:
         return row.gpu_quota if row is not None else None
 
     def queue_full(self, team: str) -> bool:
-        counts = self.store.count_by_status(team)
-        return counts.get(JobStatus.PENDING.value, 0) >= self.options.team_queue_limit
+        """The team's pending jobs at the limit (counted at most once a second per team: a
+        bound, so it may overshoot by a second's submissions)."""
+        now = time.monotonic()
+        cached = self._pending.get(team)
+        if cached is None or now - cached[0] > 1.0:
+            counts = self.store.count_by_status(team)
+            cached = (now, counts.get(JobStatus.PENDING.value, 0))
+        else:
+            cached = (cached[0], cached[1] + 1)
+        self._pending[team] = cached
+        return cached[1] >= self.options.team_queue_limit
 
     def team_of_active(self) -> dict[str, str]:
         return {r.id: r.team for r in self.store.jobs(statuses=ACTIVE)}
@@ -150,10 +168,12 @@ def build_runtime(
     clock: Clock | None = None,
     options: EngineOptions | None = None,
     admin_token: str | None = None,
+    planner_process: bool = False,
 ) -> Runtime:
     """Open the store (integrity check, migrations), build the executors and the engine.
     Raises ``StoreError`` (refuses to start) on a corrupt store, ``ConfigError`` on a cluster
-    whose executor cannot run here."""
+    whose executor cannot run here. ``planner_process``: re-plan in a worker process (the
+    server's choice: the API never waits for a re-plan), else in the engine's thread."""
     clock = clock or SystemClock()
     options = options or EngineOptions()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +187,8 @@ def build_runtime(
     feed = SignalFeed(
         site, forecaster, options.signal_refresh_s, options.horizon_s, options.forecast_model
     )
-    engine = Engine(store, site, executors, clock, feed, data_dir / "checkpoints", options)
+    planner = ProcessPlanner() if planner_process else InlinePlanner()
+    engine = Engine(store, site, executors, clock, feed, data_dir / "checkpoints", options, planner)
     return Runtime(
         store=store,
         site=site,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridshift.domain.redact import REDACTED, redact_spec, redact_text, secret_values
 from gridshift.domain.timeutil import to_iso
@@ -127,6 +127,14 @@ class TeamIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     gpu_quota: int | None = Field(default=None, ge=0, le=1_000_000)
+
+    @field_validator("gpu_quota", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # pydantic's lax mode would make true a quota of 1 and "8" one of 8 (JSON's 8.0 stays)
+        if isinstance(value, bool | str):
+            raise ValueError("a whole number, not true, false or text")
+        return value
 
 
 class TeamOut(BaseModel):

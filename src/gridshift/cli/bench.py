@@ -271,3 +271,49 @@ def bench_simulate(
         + f"), peak RSS {out['peak_rss_mb']:.0f} MB; misses "
         + ", ".join(f"{k} {v:g}" for k, v in out["deadline_misses"].items())
     )
+
+
+@app.command("api")
+def bench_api_command(
+    submissions: Annotated[
+        int, typer.Option("--submissions", help="Job submissions to time.")
+    ] = 2000,
+    clients: Annotated[int, typer.Option("--clients", help="Concurrent submitting clients.")] = 4,
+    pending: Annotated[
+        int, typer.Option("--pending", help="Pending jobs re-planned while reads are timed.")
+    ] = 10_000,
+    readers: Annotated[int, typer.Option("--readers", help="Concurrent reading clients.")] = 2,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The REST API on loopback with SQLite: submission latency and rate; read latency while
+    the engine re-plans every pending job."""
+    if not 1 <= submissions <= 100_000:
+        raise UserError(f"--submissions {submissions} is out of range", hint="1 to 100000")
+    if not 1 <= clients <= 64 or not 1 <= readers <= 64:
+        raise UserError("--clients and --readers take 1 to 64", hint="e.g. --clients 4")
+    if not 1 <= pending <= 100_000:
+        raise UserError(f"--pending {pending} is out of range", hint="1 to 100000")
+    from gridshift.bench.api import bench_api
+    from gridshift.bench.instances import warm_up
+
+    warm_up()
+    result = bench_api(submissions, clients, pending, readers)
+    result["peak_rss_mb"] = round(_rss_mb(), 1)
+    if json_out:
+        print_json(result)
+        return
+    sub, rep = result["submit"], result["replan"]
+    lat = sub["latency"]
+    console.print(
+        f"submissions: {sub['submissions']} from {sub['clients']} clients in {sub['seconds']} s "
+        f"= {sub['per_second']}/s; latency p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
+        f"max {lat['max_ms']} ms; {sub['failures']} failed; {sub['replans']} re-plans meanwhile"
+    )
+    reads = rep["reads_during_replan"]
+    console.print(
+        f"re-plan of {rep['pending']} pending jobs on {rep['clusters']} clusters: "
+        f"{rep['replan_s']} s (first plan {rep['cold_replan_s']} s), {rep['planned']} planned; "
+        f"{reads['n']} reads meanwhile: p50 {reads['p50_ms']} ms, p99 {reads['p99_ms']} ms, "
+        f"max {reads['max_ms']} ms"
+    )
+    console.print(f"peak RSS {result['peak_rss_mb']} MB (SQLite, loopback)")

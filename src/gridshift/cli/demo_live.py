@@ -27,7 +27,7 @@ from gridshift.cli.client import ApiClient
 from gridshift.cli.demo_settle import settle_demo
 from gridshift.cli.output import console, fmt, print_json
 from gridshift.config.site import SiteConfig, site_from_data
-from gridshift.domain import Job
+from gridshift.domain import GridshiftError, Job
 from gridshift.domain.timeutil import to_iso
 from gridshift.engine.clock import ScaledClock
 from gridshift.engine.options import EngineOptions
@@ -115,7 +115,11 @@ class _Server:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started and time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                break
             time.sleep(0.05)
+        if not self.server.started:
+            raise GridshiftError("the demo's API server did not start (see the log above)")
         sockets = self.server.servers[0].sockets if self.server.servers else []
         port = sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
@@ -139,7 +143,9 @@ def live_demo(duration_s: float, scale: float | None, serve: bool, json_out: boo
         replan_s=900.0, signal_refresh_s=900.0, pass_s=0.1, grace_s=2.0, lease_s=10.0
     )
     admin = secrets.token_urlsafe(24)
-    runtime = build_runtime(site, data_dir, clock=clock, options=options, admin_token=admin)
+    runtime = build_runtime(
+        site, data_dir, clock=clock, options=options, admin_token=admin, planner_process=True
+    )
     server = _Server(create_app(runtime))
     url = server.start()
 

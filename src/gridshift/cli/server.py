@@ -113,6 +113,7 @@ def server_command(
         clock=clock,
         options=engine_options(time_scale, replan, grace),
         admin_token=os.environ.get("GRIDSHIFT_ADMIN_TOKEN") or None,
+        planner_process=True,
     )
     app = create_app(runtime)
     started = time.perf_counter()

@@ -146,6 +146,17 @@ class Cluster:
             )
         object.__setattr__(self, "executor_options", MappingProxyType(dict(self.executor_options)))
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (the planner may run in a worker process): options as a plain dict."""
+        state = dict(self.__dict__)
+        state["executor_options"] = dict(self.executor_options)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "executor_options", MappingProxyType(dict(self.executor_options)))
+
     @property
     def unlimited(self) -> bool:
         return self.gpus is None

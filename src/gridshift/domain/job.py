@@ -162,6 +162,17 @@ class Job:
                 accepted="a later deadline, a longer 'within', or a shorter duration",
             )
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (the planner may run in a worker process): the env as a plain dict."""
+        state = dict(self.__dict__)
+        state["env"] = dict(self.env)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+
     @property
     def release(self) -> datetime:
         """The earliest time the job may start."""

@@ -1,25 +1,21 @@
 """Taking in a job: the spec validated once at the boundary, the checks that make a job
-*unschedulable* at once (no cluster can ever run it), the quote (where and when it would run
-alone on the current forecast, and the run-now counterfactual), then the store.
-
-A quote is the planner on this job alone: the next re-plan (at once: a submission is an event)
-places it among the others and may move it; ``GET /jobs/{id}`` shows the current plan.
+*unschedulable* at once (no cluster can ever run it), the quote (``engine.quote``: where and
+when it would run alone on the current forecast, and the run-now counterfactual), then the
+store. The next re-plan (at once: a submission is an event) places it among the others and may
+move it; ``GET /jobs/{id}`` shows the current plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gridshift.config.jobs import job_from_data
 from gridshift.config.site import SiteConfig
-from gridshift.domain import ConfigError, Forecast, Job, SignalKind
+from gridshift.domain import ConfigError, Job
 from gridshift.domain.status import JobStatus
-from gridshift.engine.options import EngineOptions
-from gridshift.engine.planning import floor_to_step, outcome_dict
-from gridshift.planner import PlannerOptions, plan
+from gridshift.engine.quote import QuoteTables, quote
 from gridshift.store import JobRow, NewJob, Store
 
 
@@ -72,38 +68,6 @@ def never_runs(job: Job, site: SiteConfig) -> str | None:
     return None
 
 
-def quote(
-    job: Job,
-    site: SiteConfig,
-    forecasts: Mapping[tuple[str, SignalKind], Forecast],
-    now: datetime,
-    options: EngineOptions,
-) -> dict[str, Any]:
-    """The plan columns of ``job`` planned alone on the current forecast."""
-    horizon = max(options.horizon_s, int(job.duration_s * 1.5) + int(options.replan_s))
-    alone = plan(
-        [job],
-        site.clusters,
-        forecasts,
-        site.objective,
-        floor_to_step(now, options.step_s),
-        solver="fast",
-        options=PlannerOptions(step_s=options.step_s, horizon_s=horizon, seed=0),
-    )
-    if not alone.jobs:
-        why = alone.infeasible[0].reason if alone.infeasible else "not placed"
-        return {"plan_reason": f"quote: not placed yet ({why})"}
-    jp = alone.jobs[0]
-    return {
-        "cluster": jp.cluster,
-        "planned_start": jp.segments[0].start,
-        "planned_end": jp.segments[-1].end,
-        "plan_reason": f"quote (this job alone on the current forecast): {jp.reason}",
-        "expected": outcome_dict(jp.outcome),
-        "run_now": outcome_dict(jp.run_now) if jp.run_now is not None else None,
-    }
-
-
 def submit(
     store: Store,
     site: SiteConfig,
@@ -111,8 +75,7 @@ def submit(
     *,
     team: str,
     now: datetime,
-    options: EngineOptions,
-    forecasts: Mapping[tuple[str, SignalKind], Forecast] | None,
+    tables: QuoteTables | None,
     idempotency_key: str | None,
 ) -> Submitted:
     job = parse_spec(data, site, now, team)
@@ -120,8 +83,8 @@ def submit(
     spec.pop("team", None)
     why_not = never_runs(job, site)
     planned: dict[str, Any] = {}
-    if why_not is None and forecasts is not None:
-        planned = quote(job, site, forecasts, now, options)
+    if why_not is None and tables is not None:
+        planned = quote(job, site, tables)
     new = NewJob(
         team=team,
         name=job.name,

@@ -21,7 +21,9 @@ The engine never calls ``datetime.now()``: ``clock.now()`` is the only time it k
 
 from __future__ import annotations
 
+import gc
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -40,15 +42,22 @@ from gridshift.engine.feed import SignalFeed
 from gridshift.engine.options import EngineOptions
 from gridshift.engine.planning import (
     CurrentPlan,
+    StaleJobsError,
     credited_work_s,
+    floor_to_step,
     left_s,
-    make_plan,
     plan_columns,
+    plan_request,
 )
+from gridshift.engine.quote import QuoteTables, quote_tables
+from gridshift.engine.worker import InlinePlanner, Planner
 from gridshift.executors.base import Executor, ExecutorError, Launch, Observed, State
 from gridshift.store import AttemptRow, ConflictError, JobRow, Store
 
 log = logging.getLogger("gridshift.engine")
+
+
+MAX_OVERHEAD_S = 6 * 3600.0  # rows this near their deadline are checked by the watchdog
 
 
 def token_of(job_id: str, n: int) -> str:
@@ -79,6 +88,7 @@ class Engine:
         feed: SignalFeed,
         checkpoint_root: Path,
         options: EngineOptions | None = None,
+        planner: Planner | None = None,
     ) -> None:
         self.store = store
         self.site = site
@@ -87,11 +97,18 @@ class Engine:
         self.feed = feed
         self.checkpoint_root = checkpoint_root
         self.options = options or EngineOptions()
+        self.planner = planner or InlinePlanner()
         self.current: CurrentPlan | None = None
+        self._last_replan_wall = -math.inf
+        self._quote: tuple[object, QuoteTables] | None = None
+        self._quote_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._dirty = threading.Event()
         self._dirty.set()
-        self._recorded: dict[str, tuple[object, ...]] = {}
+        self._recorded: dict[str, dict[str, Any]] = {}
+        self._sent: dict[
+            str, tuple[float, datetime, bool]
+        ] = {}  # what the planner holds of each job
         self.passes = 0
         self.replans = 0
         self.last_pass: PassReport | None = None
@@ -102,6 +119,19 @@ class Engine:
     def poke(self) -> None:
         """Something changed (a submission, a cancel): re-plan at the next pass."""
         self._dirty.set()
+
+    def quote_tables(self) -> QuoteTables | None:
+        """The quote's cost tables on the current forecasts (built once per refresh)."""
+        snapshot = self.feed.latest
+        if snapshot is None:
+            return None
+        with self._quote_lock:
+            if self._quote is None or self._quote[0] is not snapshot:
+                t0 = floor_to_step(snapshot.at, self.options.step_s)
+                steps = math.ceil(self.options.horizon_s / self.options.step_s)
+                tables = quote_tables(self.site, snapshot.forecasts, t0, self.options.step_s, steps)
+                self._quote = (snapshot, tables)
+            return self._quote[1]
 
     def job_of(self, row: JobRow) -> Job:
         job = self._jobs.get(row.id)
@@ -149,7 +179,10 @@ class Engine:
         due = self.current is None or (
             (now - self.current.made_at).total_seconds() >= self.options.replan_s
         )
-        if due or self._dirty.is_set():
+        # Events re-plan at once, but at most every ``replan_min_wall_s`` of wall time, so a
+        # burst of submissions costs one re-plan, not one each (a bound on work, not a decision).
+        spaced = time.monotonic() - self._last_replan_wall >= self.options.replan_min_wall_s
+        if due or (self._dirty.is_set() and spaced):
             self._replan(now, report)
         # 6. Act
         if self.current is not None:
@@ -417,10 +450,10 @@ class Engine:
     # -- 2. cancels ------------------------------------------------------------------------
 
     def _cancels(self, report: PassReport) -> None:
-        for attempt in self.store.open_attempts():
-            if attempt.stop_reason == "cancel":
-                continue
-            job_row = self.store.job(attempt.job_id)
+        attempts = [a for a in self.store.open_attempts() if a.stop_reason != "cancel"]
+        rows = {r.id: r for r in self.store.jobs_by_ids([a.job_id for a in attempts])}
+        for attempt in attempts:
+            job_row = rows.get(attempt.job_id)
             if job_row is None or not job_row.cancel_requested:
                 continue
             self._stop(attempt, "cancel", self.options.cancel_grace_s, report)
@@ -439,7 +472,8 @@ class Engine:
     # -- 3. deadlines ----------------------------------------------------------------------
 
     def _deadlines(self, now: datetime, report: PassReport) -> None:
-        for row in self.store.jobs(statuses=(JobStatus.PENDING, JobStatus.PAUSED)):
+        margin = self.options.watchdog_s + MAX_OVERHEAD_S
+        for row in self.store.near_deadline(now, margin):
             job = self.job_of(row)
             if row.cancel_requested:
                 continue
@@ -480,25 +514,53 @@ class Engine:
     # -- 5. re-plan ------------------------------------------------------------------------
 
     def _replan(self, now: datetime, report: PassReport) -> None:
+        # Python's cyclic collector paused: a re-plan makes tens of thousands of short-lived
+        # objects and no cycles, and a full collection over the server's heap would stall the
+        # API's threads for a tenth of a second (reference counting still frees everything).
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            self._replan_now(now, report)
+        finally:
+            if was:
+                gc.enable()
+
+    def _replan_now(self, now: datetime, report: PassReport) -> None:
         self._dirty.clear()
-        rows = self.store.jobs(statuses=ACTIVE)
-        rows = [r for r in rows if not r.cancel_requested]
+        rows = [r for r in self.store.active_rows() if not r.cancel_requested]
+        unknown = [r.id for r in rows if r.id not in self._jobs]
+        for job_id, (spec, submitted_at) in self.store.specs(unknown).items():
+            self._jobs[job_id] = job_from_data(
+                spec, source=f"job {job_id}", submitted_at=submitted_at, job_id=job_id
+            )
         open_by_job = {a.job_id: a for a in self.store.open_attempts()}
-        jobs = {r.id: self.job_of(r) for r in rows}
         forecasts = self.feed.current(now)
         started = time.perf_counter()
-        plan, problem, placements = make_plan(
-            rows,
-            jobs,
-            open_by_job,
-            self.site.clusters,
-            forecasts,
-            self.site.objective,
-            now,
-            self.options,
-            self.current,
-        )
-        current = CurrentPlan(plan, problem, placements, now, time.perf_counter() - started)
+        self._last_replan_wall = time.monotonic()
+        for _ in range(2):
+            request = plan_request(
+                rows,
+                self._jobs,
+                open_by_job,
+                self.site.clusters,
+                forecasts,
+                self.site.objective,
+                now,
+                self.options,
+                self.current,
+                self._sent,
+            )
+            try:
+                plan = self.planner.plan(request)
+                break
+            except StaleJobsError:
+                self._sent.clear()  # the planner restarted: send every job again
+            except Exception:
+                self._sent.clear()
+                raise
+        else:
+            raise StaleJobsError("the planner lost the jobs twice in a row")
+        current = CurrentPlan(plan, now, time.perf_counter() - started)
         self.current = current
         self.replans += 1
         report.replanned = True
@@ -508,15 +570,15 @@ class Engine:
             cols = plan_columns(current, row.id)
             if row.id in infeasible:
                 cols["plan_reason"] = f"not planned yet: {infeasible[row.id]}"
-            key = tuple(sorted((k, str(v)) for k, v in cols.items()))
-            if self._recorded.get(row.id) != key:
-                self._recorded[row.id] = key
+            if self._recorded.get(row.id) != cols:
+                self._recorded[row.id] = cols
                 changes.append((row.id, cols))
         self.store.record_plan(changes)
         active = {r.id for r in rows}
         for gone in [j for j in self._recorded if j not in active]:
             del self._recorded[gone]
-            self._jobs.pop(gone, None)
+        for gone in [j for j in self._jobs if j not in active]:
+            del self._jobs[gone]
 
     # -- 6. act ----------------------------------------------------------------------------
 
@@ -526,14 +588,22 @@ class Engine:
         by_job = {a.job_id: a for a in open_attempts}
         held: dict[str, int] = {}
         team_held: dict[str, int] = {}
-        rows = {r.id: r for r in self.store.jobs(statuses=ACTIVE)}
+        due = [
+            job_id
+            for job_id, jp in self.current.by_job.items()
+            if jp.segments and jp.segments[0].start <= now
+        ]
+        wanted = set(due) | set(by_job)
+        rows = {r.id: r for r in self.store.jobs_by_ids(sorted(wanted)) if r.status in ACTIVE}
         for a in open_attempts:
             held[a.cluster] = held.get(a.cluster, 0) + a.gpus
             row = rows.get(a.job_id)
             if row is not None:
                 team_held[row.team] = team_held.get(row.team, 0) + a.gpus
         quotas = {t.name: t.gpu_quota for t in self.store.teams()}
-        for job_id, jp in self.current.by_job.items():
+        running = [j for j in by_job if j in self.current.by_job and j not in set(due)]
+        for job_id in [*due, *running]:
+            jp = self.current.by_job[job_id]
             row = rows.get(job_id)
             if row is None or row.cancel_requested:
                 continue

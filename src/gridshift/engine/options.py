@@ -12,6 +12,7 @@ class EngineOptions:
     replan_s: float = 900.0  # clock seconds between re-plans (events re-plan sooner)
     signal_refresh_s: float = 900.0  # clock seconds between forecast refreshes
     pass_s: float = 1.0  # wall seconds between passes of the loop
+    replan_min_wall_s: float = 1.0  # events re-plan at most this often (wall seconds)
     lease_s: float = 60.0  # wall seconds an attempt may go unobserved before it is fenced
     grace_s: float = 30.0  # wall seconds a job has to save its checkpoint when paused
     cancel_grace_s: float = 10.0  # wall seconds between SIGTERM and SIGKILL on a cancel

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gridshift.domain import Cluster, Forecast, Job, Objective, Plan, Priority, SignalKind
 from gridshift.domain.power import elastic_speedup
@@ -25,7 +25,7 @@ from gridshift.engine.options import EngineOptions
 from gridshift.planner import PlannerOptions, RunningJob, solve
 from gridshift.planner.model import Problem, build_problem
 from gridshift.planner.schedule import Placement
-from gridshift.store import AttemptRow, JobRow
+from gridshift.store import AttemptRow
 
 GUARD_SHARE = 0.1
 
@@ -48,29 +48,39 @@ def credited_work_s(job: Job, attempt: AttemptRow, until: datetime) -> float:
     return max(0.0, ran - overhead) * speed
 
 
-def left_s(job: Job, row: JobRow) -> float:
+def left_s(job: Job, row: PlanRow) -> float:
     return max(1.0, job.duration_s - row.done_s)
 
 
-def planner_job(job: Job, row: JobRow, now: datetime, options: EngineOptions) -> Job:
-    """The job as the planner sees it now (see the module docstring)."""
+def planner_terms(
+    job: Job, row: PlanRow, now: datetime, options: EngineOptions
+) -> tuple[float, datetime, bool]:
+    """What the planner is told of a job now: the work to plan, the due time, urgent or not
+    (see the module docstring). Cheap: a re-plan of ten thousand jobs builds a planner job only
+    where these changed."""
     duration = left_s(job, row)
     if row.status is JobStatus.PAUSED and job.interruptible is not None:
         duration += job.interruptible.checkpoint_overhead_s
     earliest = now + timedelta(seconds=duration)
     if row.urgent:
+        return duration, max(job.deadline, earliest), True
+    slack = (job.deadline - job.earliest_finish).total_seconds()
+    guard = min(max(GUARD_SHARE * slack, options.replan_s), 0.5 * slack)
+    due = max(job.deadline - timedelta(seconds=guard), earliest)
+    return duration, max(min(due, job.deadline), earliest), False
+
+
+def planner_job(job: Job, terms: tuple[float, datetime, bool]) -> Job:
+    duration, due, urgent = terms
+    if urgent:
         return replace(
             job,
             duration_s=duration,
-            deadline=max(job.deadline, earliest),
+            deadline=due,
             priority=Priority.CRITICAL,
             interruptible=None,
             elastic=None,
         )
-    slack = (job.deadline - job.earliest_finish).total_seconds()
-    guard = min(max(GUARD_SHARE * slack, options.replan_s), 0.5 * slack)
-    due = max(job.deadline - timedelta(seconds=guard), earliest)
-    due = max(min(due, job.deadline), earliest)
     if (duration, due) == (job.duration_s, job.deadline):
         return job
     return replace(job, duration_s=duration, deadline=due)
@@ -78,11 +88,9 @@ def planner_job(job: Job, row: JobRow, now: datetime, options: EngineOptions) ->
 
 @dataclass
 class CurrentPlan:
-    """The newest plan, with what the next warm re-plan needs."""
+    """The newest plan, and when and how fast it was made."""
 
     plan: Plan
-    problem: Problem
-    placements: dict[int, Placement]
     made_at: datetime
     seconds: float
     by_job: dict[str, Any] = field(default_factory=dict)  # job id -> JobPlan
@@ -91,8 +99,38 @@ class CurrentPlan:
         self.by_job = {jp.job_id: jp for jp in self.plan.jobs}
 
 
-def make_plan(
-    rows: Sequence[JobRow],
+@dataclass(frozen=True)
+class PlanRequest:
+    """Everything a re-plan needs, picklable: the planner may run in a worker process. Jobs
+    travel once and again only when they change (``changed``); ``order`` names every job."""
+
+    order: list[str]
+    changed: dict[str, Job]
+    running: dict[str, RunningJob]
+    clusters: tuple[Cluster, ...]
+    forecasts: dict[tuple[str, SignalKind], Forecast]
+    objective: Objective
+    t0: datetime
+    options: PlannerOptions
+    previous_starts: dict[str, datetime] | None
+
+
+class PlanRow(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> JobStatus: ...
+
+    @property
+    def done_s(self) -> float: ...
+
+    @property
+    def urgent(self) -> bool: ...
+
+
+def plan_request(
+    rows: Sequence[PlanRow],
     jobs: Mapping[str, Job],
     open_attempts: Mapping[str, AttemptRow],
     clusters: Sequence[Cluster],
@@ -101,15 +139,23 @@ def make_plan(
     now: datetime,
     options: EngineOptions,
     previous: CurrentPlan | None,
-) -> tuple[Plan, Problem, dict[int, Placement]]:
-    """A warm re-plan of every active job on the step grid that contains ``now``."""
-    t0 = floor_to_step(now, options.step_s)
-    plan_jobs: list[Job] = []
+    sent: dict[str, tuple[float, datetime, bool]],
+) -> PlanRequest:
+    """Every active job as the planner sees it now, on the step grid that contains ``now``.
+    ``sent`` (the caller's) remembers what the planner has: only changes travel."""
+    order: list[str] = []
+    changed: dict[str, Job] = {}
     running: dict[str, RunningJob] = {}
+    longest = 0.0
     for row in rows:
         job = jobs[row.id]
         attempt = open_attempts.get(row.id)
-        plan_jobs.append(planner_job(job, row, now, options))
+        terms = planner_terms(job, row, now, options)
+        if sent.get(row.id) != terms:
+            sent[row.id] = terms
+            changed[row.id] = planner_job(job, terms)
+        order.append(row.id)
+        longest = max(longest, terms[0])
         if (
             row.status is JobStatus.RUNNING
             and attempt is not None
@@ -119,11 +165,9 @@ def make_plan(
             running[row.id] = RunningJob(
                 row.id, attempt.cluster, attempt.gpus, min(done, job.duration_s - 1.0)
             )
-    horizon = max(
-        options.horizon_s,
-        int(max((j.duration_s for j in plan_jobs), default=0) * 1.5) + int(options.replan_s),
-    )
-    planner_options = PlannerOptions(step_s=options.step_s, horizon_s=horizon, seed=0)
+    for gone in set(sent) - set(order):
+        del sent[gone]
+    horizon = max(options.horizon_s, int(longest * 1.5) + int(options.replan_s))
     previous_starts = (
         {
             job_id: jp.segments[0].start
@@ -133,13 +177,53 @@ def make_plan(
         if previous is not None
         else None
     )
-    problem = build_problem(
-        plan_jobs, clusters, forecasts, objective, t0, planner_options, running, previous_starts
+    return PlanRequest(
+        order=order,
+        changed=changed,
+        running=running,
+        clusters=tuple(clusters),
+        forecasts=dict(forecasts),
+        objective=objective,
+        t0=floor_to_step(now, options.step_s),
+        options=PlannerOptions(step_s=options.step_s, horizon_s=horizon, seed=0),
+        previous_starts=previous_starts,
     )
-    placements: dict[int, Placement] = {}
-    warm = (previous.problem, previous.placements) if previous is not None else None
-    plan = solve(problem, "fast", warm_from=warm, placements_out=placements)
-    return plan, problem, placements
+
+
+class StaleJobsError(Exception):
+    """The planner lacks a job the request names (it restarted): send every job again."""
+
+
+class WarmPlanner:
+    """Solves plan requests, each warm-started from the previous one (``planner.warm``), keeping
+    the jobs it was sent."""
+
+    def __init__(self) -> None:
+        self.last: tuple[Problem, dict[int, Placement]] | None = None
+        self.jobs: dict[str, Job] = {}
+
+    def solve(self, request: PlanRequest) -> Plan:
+        self.jobs.update(request.changed)
+        missing = [i for i in request.order if i not in self.jobs]
+        if missing:
+            raise StaleJobsError(f"{len(missing)} jobs unknown to the planner")
+        if len(self.jobs) > len(request.order):
+            keep = set(request.order)
+            self.jobs = {i: j for i, j in self.jobs.items() if i in keep}
+        problem = build_problem(
+            [self.jobs[i] for i in request.order],
+            request.clusters,
+            request.forecasts,
+            request.objective,
+            request.t0,
+            request.options,
+            request.running,
+            request.previous_starts,
+        )
+        placements: dict[int, Placement] = {}
+        plan = solve(problem, "fast", warm_from=self.last, placements_out=placements)
+        self.last = (problem, placements)
+        return plan
 
 
 def plan_columns(current: CurrentPlan, job_id: str) -> dict[str, Any]:

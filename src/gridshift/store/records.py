@@ -69,7 +69,8 @@ class JobRow:
 
     @classmethod
     def of(cls, row: Any) -> JobRow:
-        m = row._mapping
+        """From a result row, or from the mapping of values that was inserted."""
+        m = row._mapping if hasattr(row, "_mapping") else row
         return cls(
             id=m["id"],
             team=m["team"],
@@ -100,6 +101,18 @@ class JobRow:
             updated_at=at(m["updated_at"]),
             finished_at=from_epoch(m["finished_at"]),
         )
+
+
+@dataclass(frozen=True)
+class ActiveRow:
+    """What a re-plan reads of each active job (no JSON: cheap for ten thousand rows)."""
+
+    id: str
+    team: str
+    status: JobStatus
+    done_s: float
+    urgent: bool
+    cancel_requested: bool
 
 
 @dataclass(frozen=True)

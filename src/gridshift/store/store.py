@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, func, insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -32,9 +34,19 @@ from gridshift.domain.status import (
 )
 from gridshift.store import tables as t
 from gridshift.store.db import Engines, open_database
-from gridshift.store.records import AttemptRow, EventRow, JobRow, TeamRow, TokenRow, at, to_epoch
+from gridshift.store.records import (
+    ActiveRow,
+    AttemptRow,
+    EventRow,
+    JobRow,
+    TeamRow,
+    TokenRow,
+    at,
+    to_epoch,
+)
 
 ROLES = ("member", "operator", "admin")
+PLAN_BATCH = 250  # plan rows written per transaction
 
 
 class ConflictError(GridshiftError):
@@ -70,6 +82,18 @@ class NewJob:
 class Store:
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
+        # SQLite has one writer at a time; writers of this process queue on a lock (woken at
+        # once) rather than in SQLite's busy handler (which sleeps in steps of up to 100 ms).
+        self._write_lock = threading.Lock() if engines.sqlite else None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engines.writer.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engines.writer.begin() as conn:
+            yield conn
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -86,7 +110,7 @@ class Store:
 
     def create_team(self, name: str, gpu_quota: int | None, now: datetime) -> TeamRow:
         try:
-            with self.engines.writer.begin() as conn:
+            with self._write() as conn:
                 conn.execute(
                     insert(t.teams).values(name=name, gpu_quota=gpu_quota, created_at=to_epoch(now))
                 )
@@ -114,7 +138,7 @@ class Store:
             raise UserError(f"no team named {team!r}", hint="create it first: POST /teams")
         token_id = f"t{secrets.token_hex(6)}"
         secret = f"gs_{secrets.token_urlsafe(32)}"
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 insert(t.tokens).values(
                     id=token_id,
@@ -173,7 +197,7 @@ class Store:
             **_epochs(new.planned or {}),
         }
         try:
-            with self.engines.writer.begin() as conn:
+            with self._write() as conn:
                 conn.execute(insert(t.jobs).values(**values))
                 self._event(conn, values["id"], now, new.status.value, new.reason)
         except IntegrityError:
@@ -182,9 +206,8 @@ class Store:
                 if first is not None:
                     return first, False
             raise
-        job = self.job(values["id"])
-        assert job is not None
-        return job, True
+        defaults = {c.name: None for c in t.jobs.columns}
+        return JobRow.of({**defaults, **values}), True
 
     def _by_key(self, team: str, key: str) -> JobRow | None:
         with self.engines.reader.connect() as conn:
@@ -222,6 +245,50 @@ class Store:
         with self.engines.reader.connect() as conn:
             return [JobRow.of(r) for r in conn.execute(query).fetchall()]
 
+    def jobs_by_ids(self, ids: Sequence[str]) -> list[JobRow]:
+        out: list[JobRow] = []
+        with self.engines.reader.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                rows = conn.execute(select(t.jobs).where(t.jobs.c.id.in_(chunk))).fetchall()
+                out.extend(JobRow.of(r) for r in rows)
+        return out
+
+    def near_deadline(self, now: datetime, margin_s: float) -> list[JobRow]:
+        """Pending and paused jobs whose deadline, less the work they have left, is within
+        ``margin_s`` of ``now`` (or past): what the deadline watchdog and expiry look at."""
+        left = t.jobs.c.duration_s - t.jobs.c.done_s
+        query = select(t.jobs).where(
+            t.jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.PAUSED.value]),
+            t.jobs.c.deadline - left <= to_epoch(now) + margin_s,
+        )
+        with self.engines.reader.connect() as conn:
+            return [JobRow.of(r) for r in conn.execute(query).fetchall()]
+
+    def active_rows(self) -> list[ActiveRow]:
+        c = t.jobs.c
+        query = (
+            select(c.id, c.team, c.status, c.done_s, c.urgent, c.cancel_requested)
+            .where(c.status.in_([s.value for s in ACTIVE]))
+            .order_by(c.id)
+        )
+        with self.engines.reader.connect() as conn:
+            return [
+                ActiveRow(r[0], r[1], JobStatus(r[2]), r[3], bool(r[4]), bool(r[5]))
+                for r in conn.execute(query).fetchall()
+            ]
+
+    def specs(self, ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], datetime]]:
+        """Each job's spec as submitted and its submission time."""
+        out: dict[str, tuple[dict[str, Any], datetime]] = {}
+        c = t.jobs.c
+        with self.engines.reader.connect() as conn:
+            for i in range(0, len(ids), 500):
+                query = select(c.id, c.spec, c.submitted_at).where(c.id.in_(list(ids[i : i + 500])))
+                for job_id, spec, submitted in conn.execute(query).fetchall():
+                    out[job_id] = (spec, at(submitted))
+        return out
+
     def active_jobs(self) -> list[JobRow]:
         return self.jobs(statuses=ACTIVE)
 
@@ -257,7 +324,7 @@ class Store:
                 values["finished_at"] = to_epoch(now)
         if reason is not None:
             values["reason"] = reason
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == job.id, t.jobs.c.version == job.version)
@@ -284,9 +351,21 @@ class Store:
         """The plan's columns of many jobs (advisory, engine-owned: no version change)."""
         if not plans:
             return
-        with self.engines.writer.begin() as conn:
-            for job_id, fields in plans:
-                conn.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(**_epochs(fields)))
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for job_id, fields in plans:
+            values = _epochs(fields)
+            row = {"_id": job_id, **{f"v_{k}": v for k, v in values.items()}}
+            groups.setdefault(tuple(sorted(values)), []).append(row)
+        for keys, rows in groups.items():  # one executemany per set of columns
+            statement = (
+                update(t.jobs)
+                .where(t.jobs.c.id == bindparam("_id"))
+                .values({k: bindparam(f"v_{k}") for k in keys})
+            )
+            # Short transactions, so that submissions never wait long for the write lock.
+            for i in range(0, len(rows), PLAN_BATCH):
+                with self._write() as conn:
+                    conn.execute(statement, rows[i : i + PLAN_BATCH])
 
     # -- attempts --------------------------------------------------------------------------
 
@@ -314,7 +393,7 @@ class Store:
             )
         n = job.attempts + 1
         stamp = to_epoch(now)
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == job.id, t.jobs.c.version == job.version)
@@ -350,7 +429,7 @@ class Store:
         return JobRow.of(row), AttemptRow.of(attempt)
 
     def update_attempt(self, token: str, **fields: Any) -> None:
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(t.attempts).where(t.attempts.c.token == token).values(**_epochs(fields))
             )
@@ -358,7 +437,7 @@ class Store:
     def renew_leases(self, tokens: Sequence[str], lease_until: datetime) -> None:
         if not tokens:
             return
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(t.attempts)
                 .where(t.attempts.c.token.in_(list(tokens)))
@@ -414,7 +493,7 @@ class Store:
             upsert = lite.on_conflict_do_update(
                 index_elements=[t.kv.c.key], set_={"value": lite.excluded.value}
             )
-        with self.engines.writer.begin() as conn:
+        with self._write() as conn:
             conn.execute(upsert)
 
     def get(self, key: str) -> Any:
