@@ -72,9 +72,19 @@ def submit_command(
 
 
 @jobs_app.callback(invoke_without_command=True)
-def _jobs_default(ctx: typer.Context) -> None:
+def _jobs_default(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="Only these statuses (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
+    url: Url = None,
+    token: Token = None,
+    json_out: Json = False,
+) -> None:
+    """Without a subcommand: ``jobs ls``."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(ls)
+        ls(status=status, limit=limit, url=url, token=token, json_out=json_out)
 
 
 @jobs_app.command("ls")
@@ -101,6 +111,7 @@ def ls(
     for col in ("id", "name", "status", "cluster", "gpus", "planned start", "deadline", "reason"):
         table.add_column(col)
     for j in items:
+        why = j["plan_reason"] if j["status"] == "pending" and j["plan_reason"] else j["reason"]
         table.add_row(
             j["id"],
             j["name"],
@@ -109,7 +120,7 @@ def ls(
             str(j["gpus"]),
             _when(j["planned_start"]),
             _when(j["deadline"]),
-            j["reason"][:60],
+            why[:70],
         )
     console.print(table)
     if page.get("next_cursor"):

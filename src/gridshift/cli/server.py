@@ -107,6 +107,7 @@ def server_command(
         origin = parse_time(start, field="--start") if start else None
         clock = scaled_clock(root, origin, time_scale)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     runtime = build_runtime(
         site,
         root,

@@ -217,6 +217,8 @@ class Engine(Outcomes, Actions):
         infeasible = {i.job_id: i.reason for i in plan.infeasible}
         changes = []
         for row in rows:
+            if row.status is JobStatus.RUNNING:
+                continue  # it keeps the plan it was started on (what GET /jobs/{id} shows)
             cols = plan_columns(current, row.id)
             if row.id in infeasible:
                 cols["plan_reason"] = f"not planned yet: {infeasible[row.id]}"

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gridshift.config.site import SiteConfig
-from gridshift.domain import Forecast, Job, SignalKind
+from gridshift.domain import Forecast, Job, Priority, SignalKind
 from gridshift.domain.power import NATURAL_DRAW_FRACTION
 from gridshift.domain.timeutil import as_np, to_iso
 from gridshift.planner.model import cost_tables
@@ -108,8 +108,12 @@ def quote(job: Job, site: SiteConfig, tables: QuoteTables) -> dict[str, Any]:
     if objective.size == 0:
         return {"plan_reason": "quote: no window before the deadline inside the forecast "
                 "horizon; the next plan places it"}  # fmt: skip
-    ci, ki = np.unravel_index(int(np.argmin(objective)), objective.shape)
-    c, start = int(rows[ci]), release + int(ki)
+    if job.priority is Priority.CRITICAL:  # never deferred: at release, the cheapest cluster
+        ci, ki = int(np.argmin(objective[:, 0])), 0
+    else:
+        best = np.unravel_index(int(np.argmin(objective)), objective.shape)
+        ci, ki = int(best[0]), int(best[1])
+    c, start = int(rows[ci]), release + ki
 
     def outcome(first: int) -> dict[str, float]:
         one = np.array([kwh[ci]])
