@@ -34,9 +34,11 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only
 
-# 10,000 generated inputs for every parser's property tests (RELIABILITY.md); minutes, not in CI.
+# 10,000 generated inputs for every parser's property tests (RELIABILITY.md) and 1,000 per API
+# operation (schemathesis); minutes, not in CI.
 fuzz: $(STAMP)
-	GRIDSHIFT_FUZZ=1 $(BIN)/python -m pytest tests/test_parsers_property.py tests/test_provider_*.py -q
+	GRIDSHIFT_FUZZ=1 $(BIN)/python -m pytest tests/test_parsers_property.py tests/test_provider_*.py \
+		tests/test_api_schemathesis.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

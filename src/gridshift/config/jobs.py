@@ -46,6 +46,25 @@ def _command(value: str | list[str] | None, source: str) -> tuple[str, ...]:
         ) from None
 
 
+def _no_nul(spec: schema.JobSpec) -> None:
+    """A NUL cannot reach a process's argv, env or path: refused here, not after four failed
+    attempts."""
+    texts: list[tuple[str, str]] = [("name", spec.name)]
+    command = spec.command if isinstance(spec.command, list) else [spec.command or ""]
+    texts += [(f"command[{i}]", str(arg)) for i, arg in enumerate(command)]
+    texts += [(f"env.{k}", f"{k}{v}") for k, v in spec.env.items()]
+    if spec.workdir is not None:
+        texts.append(("workdir", spec.workdir))
+    for field, text in texts:
+        if "\x00" in text:
+            raise ConfigError(
+                "contains a NUL character",
+                field=field,
+                value=text.replace("\x00", "\\0"),
+                accepted="text without NUL characters",
+            )
+
+
 def job_from_data(
     data: Any,
     *,
@@ -105,6 +124,7 @@ def job_from_data(
                         value=zone,
                         accepted=f"zones with clusters: {', '.join(sorted(served))}",
                     )
+        _no_nul(spec)
         return Job(
             id=job_id or spec.name,
             name=spec.name,
