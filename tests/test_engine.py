@@ -19,9 +19,10 @@ import pytest
 
 from gridshift.api.runtime import Runtime, build_runtime
 from gridshift.config.site import SiteConfig, site_from_data
+from gridshift.domain import Segment
 from gridshift.domain.status import AttemptState, JobStatus, TransitionError
 from gridshift.engine.clock import ManualClock
-from gridshift.engine.loop import Engine, token_of
+from gridshift.engine.loop import Engine, PassReport, token_of
 from gridshift.engine.options import EngineOptions
 from gridshift.executors.base import Executor, ExecutorError, Launch, Observed
 from gridshift.executors.local import LocalExecutor
@@ -384,3 +385,38 @@ def test_every_status_change_is_guarded(world: Any) -> None:
     with pytest.raises(TransitionError):
         rt.store.change(done, START, status=JobStatus.RUNNING)
     assert job(rt, job_id).status is JobStatus.CANCELLED
+
+
+def test_a_resize_checkpoints_an_elastic_job_and_resumes_it(world: Any) -> None:
+    rt, clock = world
+    job_id = submit(
+        rt,
+        spec(
+            "grow",
+            [PY, "-m", "gridshift.demo_job", "--seconds", "5", "--tick", "0.05"],
+            priority="critical",
+            interruptible={"checkpoint_overhead": "1m"},
+            elastic={"min_gpus": 1, "max_gpus": 4},
+        ),
+    )
+    rt.engine.run_pass()
+    (attempt,) = rt.store.open_attempts()
+    deadline = time.monotonic() + 10
+    while "progress" not in rt.attempt_logs(attempt, 1000) and time.monotonic() < deadline:
+        time.sleep(0.05)  # its checkpoint handler is installed once it makes progress
+    assert rt.engine.current is not None
+    plan = rt.engine.current.by_job[job_id]
+    other = 1 if attempt.gpus != 1 else 4
+    segment = Segment(clock.now(), clock.now() + timedelta(hours=1), other)
+    report = PassReport(clock.now())
+    rt.engine._adjust(job(rt, job_id), attempt, segment, plan, report)  # the plan resizes it
+    assert report.stopped == [job_id]
+    stopping = rt.store.attempt(attempt.token)
+    assert stopping is not None
+    assert stopping.stop_reason == "resize"
+    until(rt.engine, lambda: len(rt.store.attempts(job_id)) == 2, timeout_s=10)
+    first, second = rt.store.attempts(job_id)
+    assert first.outcome is not None
+    assert first.outcome.startswith("resize: saved its checkpoint")
+    assert second.resume
+    until(rt.engine, lambda: job(rt, job_id).status is JobStatus.SUCCEEDED)
