@@ -37,6 +37,18 @@ TITLES = {
 }
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented(*answers: tuple[int, str]) -> Responses:
+    """OpenAPI ``responses`` for error answers, each problem+json (so that clients and
+    schemathesis know every status a route may give)."""
+    return {
+        code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
+        for code, text in answers
+    }
+
+
 class ProblemError(Exception):
     def __init__(
         self,

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
 from gridshift.api.auth import Principal, principal, require
-from gridshift.api.problems import PROBLEM, ProblemError
+from gridshift.api.problems import ProblemError, documented
 from gridshift.api.schemas import TeamIn, TeamOut, TokenIn, TokenOut
 from gridshift.domain.timeutil import to_iso
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
-    for code, text in (
-        (401, "no valid bearer token"),
-        (403, "admins only"),
-    )
-}
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS = documented((401, "no valid bearer token"), (403, "admins only"))
+WRITE_ERRORS = {
     **ERRORS,
-    **{
-        code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
-        for code, text in (
-            (400, "the body is not JSON"),
-            (409, "the name is taken"),
-            (413, "the body is too large"),
-            (422, "invalid input"),
-        )
-    },
+    **documented(
+        (400, "the body is not JSON"),
+        (409, "the name is taken"),
+        (413, "the body is too large"),
+        (422, "invalid input"),
+    ),
 }
 
 

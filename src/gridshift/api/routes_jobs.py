@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from gridshift.api.auth import ADMIN_TEAM, Principal, principal
-from gridshift.api.problems import PROBLEM, ProblemError
+from gridshift.api.problems import ProblemError, documented
 from gridshift.api.schemas import Attempt, Event, JobDetail, JobOut, JobPage, scrub
 from gridshift.config.schema import JobSpec
 from gridshift.domain import ConfigError
@@ -22,25 +22,19 @@ from gridshift.store import ConflictError, JobRow
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
-    for code, text in (
-        (401, "no valid bearer token"),
-        (404, "no such job in your team"),
-        (422, "an invalid parameter: the field and the fix"),
-    )
-}
-SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS = documented(
+    (401, "no valid bearer token"),
+    (404, "no such job in your team"),
+    (422, "an invalid parameter: the field and the fix"),
+)
+SUBMIT_ERRORS = {
     **ERRORS,
-    **{
-        code: {"description": text, "content": {PROBLEM: {"schema": {"type": "object"}}}}
-        for code, text in (
-            (400, "the body is not JSON"),
-            (413, "the body is too large"),
-            (422, "the job spec is invalid: the field, the value and the fix"),
-            (429, "the team's queue is full"),
-        )
-    },
+    **documented(
+        (400, "the body is not JSON"),
+        (413, "the body is too large"),
+        (422, "the job spec is invalid: the field, the value and the fix"),
+        (429, "the team's queue is full"),
+    ),
 }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 
 from gridshift.api.auth import Principal, principal
-from gridshift.api.problems import PROBLEM, ProblemError
+from gridshift.api.problems import ProblemError, documented
 from gridshift.api.schemas import ClusterOut, Health, SignalOut
 from gridshift.domain import SignalKind
 from gridshift.domain.status import ACTIVE
@@ -17,10 +17,7 @@ from gridshift.engine.planning import plan_json
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no valid bearer token", "content": {PROBLEM: {"schema": {}}}},
-    503: {"description": "no plan yet", "content": {PROBLEM: {"schema": {}}}},
-}
+ERRORS = documented((401, "no valid bearer token"), (503, "no plan yet"))
 
 
 @router.get("/plan", responses=ERRORS)
@@ -78,10 +75,7 @@ def clusters(request: Request, who: Who) -> list[ClusterOut]:
 @router.get(
     "/signals",
     response_model=list[SignalOut],
-    responses={
-        **ERRORS,
-        422: {"description": "an invalid parameter", "content": {PROBLEM: {"schema": {}}}},
-    },
+    responses={**ERRORS, **documented((422, "an invalid parameter"))},
 )
 def signals(
     request: Request,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -178,6 +179,7 @@ def live_demo(duration_s: float, scale: float | None, serve: bool, json_out: boo
     finally:
         server.stop()
         runtime.close()
+        shutil.rmtree(data_dir, ignore_errors=True)  # a temporary store, as its name says
 
 
 def _drive(
