@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from gridshift.signals.library import SignalLibrary
 from gridshift.store import AttemptRow, JobRow, Store, sqlite_url
 
 log = logging.getLogger("gridshift.server")
+SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass
@@ -67,6 +69,9 @@ class Runtime:
         # What is loaded by now lives as long as the server: out of the collector's way.
         gc.collect()
         gc.freeze()
+        # The engine's thread hands the interpreter to the API's every millisecond (not 5):
+        # a read waits less behind a re-plan's bookkeeping.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="gridshift-engine", daemon=True)
         self._thread.start()

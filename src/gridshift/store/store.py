@@ -47,6 +47,8 @@ from gridshift.store.records import (
 
 ROLES = ("member", "operator", "admin")
 PLAN_BATCH = 250  # plan rows written per transaction
+JOB_INSERT = insert(t.jobs)
+EVENT_INSERT = insert(t.events)
 
 
 class ConflictError(GridshiftError):
@@ -198,7 +200,7 @@ class Store:
         }
         try:
             with self._write() as conn:
-                conn.execute(insert(t.jobs).values(**values))
+                conn.execute(JOB_INSERT, values)  # one cached statement, values bound
                 self._event(conn, values["id"], now, new.status.value, new.reason)
         except IntegrityError:
             if new.idempotency_key is not None:  # a concurrent retry with the same key won
@@ -470,7 +472,8 @@ class Store:
     @staticmethod
     def _event(conn: Connection, job_id: str, stamp: float, kind: str, message: str) -> None:
         conn.execute(
-            insert(t.events).values(job_id=job_id, at=stamp, kind=kind, message=message[:4000])
+            EVENT_INSERT,
+            {"job_id": job_id, "at": stamp, "kind": kind, "message": message[:4000]},
         )
 
     def events(self, job_id: str) -> list[EventRow]:
