@@ -623,3 +623,22 @@ def test_a_nul_character_is_refused_at_the_boundary(
     assert_problem(r, 422)
     assert r.json()["field"] == where
     assert count(api) == before
+
+
+def test_a_revoked_token_is_refused_at_once_and_listing_shows_no_secret(api: Api) -> None:
+    api.team("revocable")
+    created = api.post("/tokens", api.admin, json={"team": "revocable", "role": "member"})
+    assert created.status_code == 201, created.text
+    token = created.json()
+    assert api.get("/jobs", token["token"]).status_code == 200
+    listed = api.get("/tokens", api.admin).json()
+    mine = [t for t in listed if t["id"] == token["id"]]
+    assert mine == [{**mine[0], "revoked_at": None}]
+    assert token["token"] not in json.dumps(listed)
+    revoked = api.request("DELETE", f"/tokens/{token['id']}", api.admin)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_at"] is not None
+    assert_problem(api.get("/jobs", token["token"]), 401)
+    again = api.request("DELETE", f"/tokens/{token['id']}", api.admin)
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]  # the first time stands
+    assert_problem(api.request("DELETE", "/tokens/t-none", api.admin), 404)

@@ -95,6 +95,8 @@ OPERATIONS = (
     "POST /teams",
     "GET /teams",
     "POST /tokens",
+    "GET /tokens",
+    "DELETE /tokens/{token_id}",
 )
 # Operations with something to get wrong (a typed parameter or a body); the others take a
 # token (tested in test_api_tenancy.py) and at most a path segment that any text fits.

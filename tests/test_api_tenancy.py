@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -225,6 +226,11 @@ def _admin_call(world: World, op: str, caller: str) -> httpx.Response:
         return world.api.post("/teams", token, json={"name": name})
     if op == "GET /teams":
         return world.api.get("/teams", token)
+    if op == "GET /tokens":
+        return world.api.get("/tokens", token)
+    if op == "DELETE /tokens/{id}":
+        victim = world.api.runtime.store.create_token("a", "member", datetime.now(UTC))[0].id
+        return world.api.request("DELETE", f"/tokens/{victim}", token)
     # a member minting an admin token for its own team is the escalation to refuse
     team = ADMIN_TEAM.get(caller, team_of(caller))
     return world.api.post(
@@ -232,17 +238,27 @@ def _admin_call(world: World, op: str, caller: str) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize("op", ["POST /teams", "GET /teams", "POST /tokens"])
+ADMIN_OPS = ["POST /teams", "GET /teams", "POST /tokens", "GET /tokens", "DELETE /tokens/{id}"]
+
+
+def _revoked(world: World) -> set[str]:
+    listed = world.api.get("/tokens", ADMIN_TOKEN).json()
+    return {t["id"] for t in listed if t["revoked_at"] is not None}
+
+
+@pytest.mark.parametrize("op", ADMIN_OPS)
 @pytest.mark.parametrize("caller", CALLERS)
 def test_admin_routes(world: World, caller: str, op: str) -> None:
     teams_before = world.api.get("/teams", ADMIN_TOKEN).json()
+    revoked_before = _revoked(world)
     response = _admin_call(world, op, caller)
     if caller in ADMINS:
-        assert response.status_code == (200 if op == "GET /teams" else 201), response.text
+        assert response.status_code == (201 if op.startswith("POST") else 200), response.text
         return
     body = assert_problem(response, 403)
     assert "token" not in body
     assert world.api.get("/teams", ADMIN_TOKEN).json() == teams_before
+    assert _revoked(world) == revoked_before  # nothing revoked by a refused call
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -292,6 +308,8 @@ OPERATIONS = (
     "POST /teams",
     "GET /teams",
     "POST /tokens",
+    "GET /tokens",
+    "DELETE /tokens/{id}",
 )
 
 

@@ -194,6 +194,19 @@ def test_a_token_is_found_by_its_secret_only(store: Store) -> None:
     assert store.token_for(token.id) is None
 
 
+def test_a_revoked_token_is_found_no_more_and_listed_as_revoked(store: Store) -> None:
+    store.create_team("alpha", None, NOW)
+    token, secret = store.create_token("alpha", "member", NOW)
+    later = NOW + timedelta(hours=1)
+    revoked = store.revoke_token(token.id, later)
+    assert revoked is not None
+    assert revoked.revoked_at == later
+    assert store.token_for(secret) is None
+    assert store.revoke_token(token.id, later + timedelta(hours=1)) == revoked  # first time stands
+    assert store.revoke_token("t-unknown", later) is None
+    assert [(t.id, t.revoked_at) for t in store.tokens()] == [(token.id, later)]
+
+
 def test_a_token_needs_a_known_role_and_team(store: Store) -> None:
     store.create_team("alpha", None, NOW)
     with pytest.raises(UserError, match="role"):

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 
 from gridshift.api.auth import Principal, principal, require
 from gridshift.api.problems import ProblemError, documented
-from gridshift.api.schemas import TeamIn, TeamOut, TokenIn, TokenOut
+from gridshift.api.schemas import TeamIn, TeamOut, TokenIn, TokenInfo, TokenOut
 from gridshift.domain.timeutil import to_iso
+from gridshift.store import TokenRow
 
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
@@ -58,3 +59,35 @@ def create_token(request: Request, who: Who, body: TokenIn) -> TokenOut:
         )
     row, secret = runtime.store.create_token(body.team, body.role, runtime.clock.now())
     return TokenOut(id=row.id, team=row.team, role=row.role, token=secret)
+
+
+def _info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        team=row.team,
+        role=row.role,
+        created_at=to_iso(row.created_at),
+        revoked_at=to_iso(row.revoked_at) if row.revoked_at else None,
+    )
+
+
+@router.get("/tokens", response_model=list[TokenInfo], responses=ERRORS)
+def list_tokens(request: Request, who: Who) -> list[TokenInfo]:
+    """Every token: id, team, role, when created and revoked (never a secret)."""
+    require(who, "admin")
+    return [_info(row) for row in request.app.state.runtime.store.tokens()]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    response_model=TokenInfo,
+    responses={**ERRORS, **documented((404, "no such token"))},
+)
+def revoke_token(request: Request, who: Who, token_id: str) -> TokenInfo:
+    """Revoke a token: every later request with it answers 401."""
+    require(who, "admin")
+    runtime = request.app.state.runtime
+    row = runtime.store.revoke_token(token_id, runtime.clock.now())
+    if row is None:
+        raise ProblemError(404, f"no token {token_id!r}")
+    return _info(row)

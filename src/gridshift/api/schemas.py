@@ -156,6 +156,14 @@ class TokenOut(BaseModel):
     token: str = Field(description="the secret; shown once, stored only as a hash")
 
 
+class TokenInfo(BaseModel):
+    id: str
+    team: str
+    role: str
+    created_at: str
+    revoked_at: str | None
+
+
 class ClusterOut(BaseModel):
     name: str
     zone: str

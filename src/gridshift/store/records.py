@@ -34,6 +34,7 @@ class TokenRow:
     team: str
     role: str
     created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from gridshift.store.records import (
     TeamRow,
     TokenRow,
     at,
+    from_epoch,
     to_epoch,
 )
 
@@ -162,6 +163,28 @@ class Store:
         if row is None:
             return None
         return TokenRow(row.id, row.team, row.role, at(row.created_at))
+
+    def tokens(self) -> list[TokenRow]:
+        """Every token (never its secret), oldest first."""
+        with self.engines.reader.connect() as conn:
+            rows = conn.execute(select(t.tokens).order_by(t.tokens.c.created_at)).fetchall()
+        return [
+            TokenRow(r.id, r.team, r.role, at(r.created_at), from_epoch(r.revoked_at)) for r in rows
+        ]
+
+    def revoke_token(self, token_id: str, now: datetime) -> TokenRow | None:
+        """Revoke a token at once (every later request with it is 401); None if unknown. A
+        token revoked before keeps its first revocation time."""
+        with self._write() as conn:
+            conn.execute(
+                update(t.tokens)
+                .where(t.tokens.c.id == token_id, t.tokens.c.revoked_at.is_(None))
+                .values(revoked_at=to_epoch(now))
+            )
+            row = conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).first()
+        if row is None:
+            return None
+        return TokenRow(row.id, row.team, row.role, at(row.created_at), from_epoch(row.revoked_at))
 
     # -- jobs ------------------------------------------------------------------------------
 
