@@ -535,6 +535,10 @@ def test_plan_has_the_plan_json_keys(api: Api, member: str) -> None:
     admin_plan = api.get("/plan", api.admin).json()
     assert isinstance(admin_plan["objective"], float)
     assert admin_plan["energy_kwh"] >= plan["energy_kwh"] > 0
+    # A member sees its own jobs' share of the objective (cost + carbon at $100/t), no more.
+    own = plan["cost_usd"] + plan["carbon_kg"] / 1000.0 * 100.0
+    assert plan["objective"] == pytest.approx(own)
+    assert plan["lower_bound"] is None
 
 
 def test_clusters(api: Api, member: str) -> None:

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from gridshift.domain import Cluster, Forecast, Job, Objective, Plan, Priority, SignalKind
+from gridshift.domain import (
+    Cluster,
+    Forecast,
+    Job,
+    JobPlan,
+    Objective,
+    ObjectiveMode,
+    Plan,
+    Priority,
+    SignalKind,
+)
 from gridshift.domain.power import elastic_speedup
 from gridshift.domain.status import AttemptState, JobStatus
 from gridshift.domain.timeutil import to_iso
@@ -250,6 +260,17 @@ def outcome_dict(outcome: Any) -> dict[str, float]:
     }
 
 
+def _objective(plan: Plan, jobs: Sequence[JobPlan]) -> float:
+    """The objective of some of a plan's jobs, from their expected outcomes."""
+    cost = sum(j.outcome.cost_usd for j in jobs)
+    carbon = sum(j.outcome.carbon_kg for j in jobs)
+    if plan.objective.mode is ObjectiveMode.COST:
+        return float(cost)
+    if plan.objective.mode is ObjectiveMode.CARBON:
+        return float(carbon)
+    return float(cost + carbon / 1000.0 * plan.objective.carbon_price_usd_per_tonne)
+
+
 def plan_json(current: CurrentPlan, teams: Mapping[str, str], team: str | None) -> dict[str, Any]:
     """``plan --json`` (DESIGN.md §3.2), limited to ``team``'s jobs when given."""
     plan = current.plan
@@ -257,7 +278,8 @@ def plan_json(current: CurrentPlan, teams: Mapping[str, str], team: str | None) 
     infeasible = [i for i in plan.infeasible if team is None or teams.get(i.job_id) == team]
     return {
         "created_at": to_iso(current.made_at),
-        "objective": plan.objective_value,
+        # A team sees its own jobs' share of the objective, not the whole plan's.
+        "objective": plan.objective_value if team is None else _objective(plan, chosen),
         "objective_mode": plan.objective.describe(),
         "energy_kwh": sum(j.outcome.energy_kwh for j in chosen),
         "cost_usd": sum(j.outcome.cost_usd for j in chosen),
