@@ -108,6 +108,21 @@ def until(
     raise AssertionError("condition not reached in time")
 
 
+def record_intent(rt: Runtime, clock: ManualClock, job_id: str) -> None:
+    """The first attempt's dispatch intent, and nothing more (as a crash right after it)."""
+    rt.store.dispatch_intent(
+        job(rt, job_id),
+        clock.now(),
+        token=token_of(job_id, 1),
+        cluster="fra-1",
+        gpus=2,
+        power_cap_w=None,
+        resume=False,
+        lease_until=clock.now() + timedelta(minutes=1),
+        reason="started",
+    )
+
+
 def quick(code: str) -> list[str]:
     return [PY, "-c", code]
 
@@ -248,19 +263,8 @@ def test_pause_at_a_checkpoint_credits_work_and_resumes_from_it(world: Any) -> N
 def test_reconciliation_requeues_an_intent_the_executor_never_got(world: Any) -> None:
     rt, clock = world
     job_id = submit(rt, spec("crash", quick("pass"), priority="critical"))
-    row = job(rt, job_id)
     # The intent commits, then the control plane dies before calling the executor.
-    rt.store.dispatch_intent(
-        row,
-        clock.now(),
-        token=token_of(job_id, 1),
-        cluster="fra-1",
-        gpus=2,
-        power_cap_w=None,
-        resume=False,
-        lease_until=clock.now() + timedelta(minutes=1),
-        reason="started",
-    )
+    record_intent(rt, clock, job_id)
     report = rt.engine.reconcile()
     assert report.ended == {job_id: "pending"}
     row = job(rt, job_id)

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from store_backends import _reset
-from test_engine import START, job, quick, site, spec, submit, until
+from test_engine import START, job, quick, record_intent, site, spec, submit, until
 
 from gridshift.api.runtime import Runtime, build_runtime
 from gridshift.domain.status import JobStatus
 from gridshift.engine.clock import ManualClock
-from gridshift.engine.loop import token_of
 from gridshift.engine.options import EngineOptions
 from gridshift.executors.base import ExecutorError
 
@@ -60,16 +58,6 @@ def test_cancel_and_reconciliation_on_postgresql(pg_world: Any) -> None:
     rt.cancel(job(rt, running))
     until(rt.engine, lambda: job(rt, running).status is JobStatus.CANCELLED, timeout_s=10)
     lost = submit(rt, spec("intent", quick("pass"), priority="critical"))
-    rt.store.dispatch_intent(
-        job(rt, lost),
-        clock.now(),
-        token=token_of(lost, 1),
-        cluster="fra-1",
-        gpus=2,
-        power_cap_w=None,
-        resume=False,
-        lease_until=clock.now() + timedelta(minutes=1),
-        reason="started",
-    )
+    record_intent(rt, clock, lost)
     assert rt.engine.reconcile().ended == {lost: "pending"}
     until(rt.engine, lambda: job(rt, lost).status is JobStatus.SUCCEEDED)

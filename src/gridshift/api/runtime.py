@@ -20,7 +20,7 @@ from typing import Any
 
 from gridshift.api.metrics import Metrics
 from gridshift.config.site import SiteConfig
-from gridshift.domain.status import ACTIVE, JobStatus
+from gridshift.domain.status import JobStatus
 from gridshift.engine import intake
 from gridshift.engine.clock import Clock, SystemClock
 from gridshift.engine.feed import SignalFeed
@@ -153,7 +153,7 @@ class Runtime:
         return cached[1] >= self.options.team_queue_limit
 
     def team_of_active(self) -> dict[str, str]:
-        return {r.id: r.team for r in self.store.jobs(statuses=ACTIVE)}
+        return {r.id: r.team for r in self.store.active_rows()}
 
     def attempt_logs(self, attempt: AttemptRow, tail: int) -> str:
         executor = self.executors.get(attempt.cluster)

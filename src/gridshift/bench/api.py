@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from gridshift.api.app import create_app
 from gridshift.api.runtime import Runtime, build_runtime
+from gridshift.api.serve import ServerThread
 from gridshift.bench.instances import build_instance
 from gridshift.config.site import SignalSource, SiteConfig
 from gridshift.domain import Job, SignalKind
@@ -56,30 +55,6 @@ def _latency(values_s: list[float]) -> dict[str, float]:
         "max_ms": round(max(ms), 2) if ms else float("nan"),
         "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
     }
-
-
-class _Serving:
-    def __init__(self, runtime: Runtime) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(
-            create_app(runtime), host="127.0.0.1", port=0, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the API server did not start (see the log above)")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 def _site(clusters: list[Any]) -> SiteConfig:
@@ -126,14 +101,6 @@ def _token(url: str) -> str:
     return str(r.json()["token"])
 
 
-def _threads(count: int, work: Callable[[int], None]) -> None:
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
 def bench_submissions(submissions: int, clients: int, root: Path) -> dict[str, Any]:
     instance = build_instance(submissions, 20, 48 * 3600, 900, seed=0)
     site = _site(instance.clusters)
@@ -150,7 +117,7 @@ def bench_submissions(submissions: int, clients: int, root: Path) -> dict[str, A
     )
     specs = [_spec(j) for j in instance.jobs]
     try:
-        with _Serving(runtime) as url:
+        with ServerThread(runtime) as url:
             token = _token(url)
             got = _load({"do": "submit", "url": url, "token": token, "specs": specs,
                          "clients": clients})  # fmt: skip
@@ -214,7 +181,7 @@ def bench_reads_during_replan(pending: int, readers: int, root: Path) -> dict[st
     window: list[float] = []
     result: dict[str, Any] = {}
     try:
-        with _Serving(runtime) as url:
+        with ServerThread(runtime) as url:
             token = _token_for_store(runtime)
             task = {"do": "read", "url": url, "token": token, "ids": ids, "readers": readers,
                     "seconds": 0.0}  # fmt: skip

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from gridshift.cli.client import ApiClient
 from gridshift.cli.demo_settle import settle_demo
 from gridshift.cli.output import console, fmt, print_json
 from gridshift.config.site import SiteConfig, site_from_data
-from gridshift.domain import GridshiftError, Job
+from gridshift.domain import Job
 from gridshift.domain.timeutil import to_iso
 from gridshift.engine.clock import ScaledClock
 from gridshift.engine.options import EngineOptions
@@ -102,37 +101,9 @@ def _span_s(jobs: list[DemoJob]) -> float:
     )
 
 
-class _Server:
-    """uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            if not self.thread.is_alive():
-                break
-            time.sleep(0.05)
-        if not self.server.started:
-            raise GridshiftError("the demo's API server did not start (see the log above)")
-        sockets = self.server.servers[0].sockets if self.server.servers else []
-        port = sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 def live_demo(duration_s: float, scale: float | None, serve: bool, json_out: bool) -> None:
-    from gridshift.api.app import create_app
     from gridshift.api.runtime import build_runtime
+    from gridshift.api.serve import ServerThread
 
     probe = demo_jobs(1.0)
     scale = scale or _span_s(probe) / max(10.0, duration_s * 0.8)
@@ -147,7 +118,7 @@ def live_demo(duration_s: float, scale: float | None, serve: bool, json_out: boo
     runtime = build_runtime(
         site, data_dir, clock=clock, options=options, admin_token=admin, planner_process=True
     )
-    server = _Server(create_app(runtime))
+    server = ServerThread(runtime)
     url = server.start()
 
     def say(text: str) -> None:

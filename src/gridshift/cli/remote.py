@@ -17,6 +17,7 @@ from gridshift.domain import ConfigError
 Url = Annotated[str | None, typer.Option("--url", help="Server URL (default $GRIDSHIFT_URL).")]
 Token = Annotated[str | None, typer.Option("--token", help="Bearer token ($GRIDSHIFT_TOKEN).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JobId = Annotated[str, typer.Argument(help="Job id.")]
 
 jobs_app = typer.Typer(help="Jobs of your team: ls, show, cancel, logs.", no_args_is_help=False)
 
@@ -129,7 +130,7 @@ def ls(
 
 @jobs_app.command("show")
 def show(
-    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    job_id: JobId,
     url: Url = None,
     token: Token = None,
     json_out: Json = False,
@@ -162,7 +163,7 @@ def show(
 
 @jobs_app.command("cancel")
 def cancel(
-    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    job_id: JobId,
     url: Url = None,
     token: Token = None,
     json_out: Json = False,
@@ -178,7 +179,7 @@ def cancel(
 
 @jobs_app.command("logs")
 def logs(
-    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    job_id: JobId,
     tail: Annotated[int, typer.Option("--tail", help="Bytes per attempt.")] = 65536,
     url: Url = None,
     token: Token = None,

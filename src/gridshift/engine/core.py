@@ -5,7 +5,6 @@ the infrastructure retry budget, and the checkpoint protocol's stop."""
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,11 @@ from gridshift.executors.base import Executor, ExecutorError
 from gridshift.store import AttemptRow, ConflictError, JobRow, Store
 
 log = logging.getLogger("gridshift.engine")
+
+
+def job_of_spec(job_id: str, spec: dict[str, Any], submitted_at: datetime) -> Job:
+    """A stored job's ``Job`` (its spec was validated at submission, so this cannot fail)."""
+    return job_from_data(spec, source=f"job {job_id}", submitted_at=submitted_at, job_id=job_id)
 
 
 def token_of(job_id: str, n: int) -> str:
@@ -71,7 +75,6 @@ class EngineCore:
         self.options = options or EngineOptions()
         self.planner = planner or InlinePlanner()
         self.current: CurrentPlan | None = None
-        self._last_replan_wall = -math.inf
         self._quote: tuple[object, QuoteTables] | None = None
         self._quote_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
@@ -84,7 +87,6 @@ class EngineCore:
         self.passes = 0
         self.replans = 0
         self.last_pass: PassReport | None = None
-        self.unreachable: dict[str, int] = {}  # executor -> consecutive failures
 
     # -- events ----------------------------------------------------------------------------
 
@@ -95,10 +97,7 @@ class EngineCore:
     def job_of(self, row: JobRow) -> Job:
         job = self._jobs.get(row.id)
         if job is None:
-            job = job_from_data(
-                row.spec, source=f"job {row.id}", submitted_at=row.submitted_at, job_id=row.id
-            )
-            self._jobs[row.id] = job
+            job = self._jobs[row.id] = job_of_spec(row.id, row.spec, row.submitted_at)
         return job
 
     # -- what every phase shares -----------------------------------------------------------

@@ -23,7 +23,6 @@ from gridshift.store import JobRow, NewJob, Store
 class Submitted:
     row: JobRow
     created: bool
-    quote_note: str | None = None
 
 
 def parse_spec(

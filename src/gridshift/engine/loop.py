@@ -24,14 +24,12 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import threading
 import time
 from datetime import datetime, timedelta
 
-from gridshift.config.jobs import job_from_data
 from gridshift.domain.status import JobStatus
 from gridshift.engine.actions import Actions
-from gridshift.engine.core import PassReport, token_of
+from gridshift.engine.core import PassReport, job_of_spec, token_of
 from gridshift.engine.outcomes import Outcomes
 from gridshift.engine.planning import (
     CurrentPlan,
@@ -70,16 +68,6 @@ class Engine(Outcomes, Actions):
 
     # -- the loop --------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Passes until ``stop`` is set; a pass that fails is logged and the next one runs."""
-        self.reconcile()
-        while not stop.is_set():
-            try:
-                self.run_pass()
-            except Exception:  # one bad pass must not stop the control plane
-                log.exception("engine pass failed; the next pass re-reads everything")
-            stop.wait(self.options.pass_s)
-
     def reconcile(self) -> PassReport:
         """Start-up: every open attempt observed (adopted, recorded or re-queued) and every
         process an executor runs without a live attempt fenced."""
@@ -105,9 +93,11 @@ class Engine(Outcomes, Actions):
         due = self.current is None or (
             (now - self.current.made_at).total_seconds() >= self.options.replan_s
         )
-        # Events re-plan at once, but at most every ``replan_min_wall_s`` of wall time, so a
-        # burst of submissions costs one re-plan, not one each (a bound on work, not a decision).
-        spaced = time.monotonic() - self._last_replan_wall >= self.options.replan_min_wall_s
+        # Events re-plan at once, but at most every ``replan_min_wall_s`` of wall time (on this
+        # clock: times its scale), so a burst of submissions costs one re-plan, not one each.
+        spaced = self.current is None or (now - self.current.made_at).total_seconds() >= (
+            self.options.replan_min_wall_s * self.clock.scale
+        )
         if due or (self._dirty.is_set() and spaced):
             self._replan(now, report)
         # 6. Act
@@ -180,13 +170,10 @@ class Engine(Outcomes, Actions):
         rows = [r for r in self.store.active_rows() if not r.cancel_requested]
         unknown = [r.id for r in rows if r.id not in self._jobs]
         for job_id, (spec, submitted_at) in self.store.specs(unknown).items():
-            self._jobs[job_id] = job_from_data(
-                spec, source=f"job {job_id}", submitted_at=submitted_at, job_id=job_id
-            )
+            self._jobs[job_id] = job_of_spec(job_id, spec, submitted_at)
         open_by_job = {a.job_id: a for a in self.store.open_attempts()}
         forecasts = self.feed.current(now)
         started = time.perf_counter()
-        self._last_replan_wall = time.monotonic()
         for _ in range(2):
             request = plan_request(
                 rows,

@@ -33,9 +33,7 @@ class Outcomes(EngineCore):
                 continue
             try:
                 seen = executor.observe(attempt.token)
-                self.unreachable.pop(attempt.cluster, None)
             except ExecutorError as exc:
-                self.unreachable[attempt.cluster] = self.unreachable.get(attempt.cluster, 0) + 1
                 self._lease_expired(attempt, executor, report, str(exc))
                 continue
             if seen.state is State.RUNNING:
